@@ -1,0 +1,79 @@
+// swift-tools-version:6.2
+// vpngw — a self-hosted VPN gateway shaped like Azure's VPN Gateway.
+// Target layout follows docs/ARCHITECTURE.md: pure cores (GatewayModel, ESP, IKE) depend on no
+// I/O; only the API, the store, the data plane and the CLI touch sockets, files and threads.
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "vpngw",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "vpngw", targets: ["vpngw"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.0"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+    ],
+    targets: [
+        // System OpenSSL libcrypto (Debian: libssl-dev): reused EVP cipher contexts for ESP and
+        // BN_mod_exp for the MODP groups. See docs/ARCHITECTURE.md §3.
+        .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "libcrypto",
+                       providers: [.apt(["libssl-dev"])]),
+
+        // Pure resource model: Azure-shaped resources and every rule of the seed. No I/O.
+        .target(name: "GatewayModel", swiftSettings: strict),
+        // Durable desired state: protocol + SQLite (GRDB) implementation.
+        .target(name: "GatewayStore", dependencies: [
+            "GatewayModel",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ], swiftSettings: strict),
+        // ARM-shaped REST API over HTTPS (Hummingbird 2).
+        .target(name: "GatewayAPI", dependencies: [
+            "GatewayModel", "GatewayStore",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTLS", package: "hummingbird"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "X509", package: "swift-certificates"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: strict),
+        // Typed client of the REST API, shared by the CLI and the tests.
+        .target(name: "GatewayClient", dependencies: [
+            "GatewayModel",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ], swiftSettings: strict),
+
+        // Pure ESP core (RFC 4303): SAs, transforms with reused cipher contexts, replay window.
+        .target(name: "ESP", dependencies: ["COpenSSL"], swiftSettings: strict),
+        // Pure IKEv2 core (RFC 7296): wire format, crypto suite, state machine.
+        .target(name: "IKE", dependencies: [
+            "COpenSSL",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ], swiftSettings: strict),
+
+        // Composition root: CLI + `serve`.
+        .executableTarget(name: "vpngw", dependencies: [
+            "GatewayModel", "GatewayStore", "GatewayAPI", "GatewayClient",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: strict),
+
+        .testTarget(name: "GatewayModelTests", dependencies: ["GatewayModel"]),
+        .testTarget(name: "GatewayStoreTests", dependencies: ["GatewayStore", "GatewayModel"]),
+        .testTarget(name: "GatewayAPITests", dependencies: ["GatewayAPI", "GatewayClient", "GatewayStore", "GatewayModel"]),
+        .testTarget(name: "ESPTests", dependencies: ["ESP"]),
+        .testTarget(name: "IKETests", dependencies: ["IKE"]),
+    ]
+)
