@@ -73,7 +73,9 @@ let package = Package(
         .testTarget(name: "GatewayModelTests", dependencies: ["GatewayModel"]),
         .testTarget(name: "GatewayStoreTests", dependencies: ["GatewayStore", "GatewayModel"]),
         .testTarget(name: "GatewayAPITests", dependencies: ["GatewayAPI", "GatewayClient", "GatewayStore", "GatewayModel"]),
-        .testTarget(name: "ESPTests", dependencies: ["ESP"]),
+        // Test support: counts malloc-family calls per thread, proving hot paths allocate nothing.
+        .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
+        .testTarget(name: "ESPTests", dependencies: ["ESP", "CAllocationCounter"]),
         .testTarget(name: "IKETests", dependencies: ["IKE"]),
     ]
 )

@@ -115,7 +115,7 @@ public final class ESPOutboundSA {
         guard payload.lowerBound >= headroom else { return refuse(.insufficientHeadroom) }
         let padding = paddingLength(forPayloadLength: payload.count)
         let packetEnd = payload.upperBound + padding + ESPHeader.trailerLength + transform.icvLength
-        guard payload.upperBound >= payload.lowerBound, packetEnd <= buffer.count else {
+        guard packetEnd <= buffer.count else {
             return refuse(.insufficientTailroom)
         }
 
@@ -195,7 +195,7 @@ public final class ESPInboundSA {
         let icvLength = transform.icvLength
         let blockLength = transform.ciphertextBlockLength
         let minimumCiphertext = max(blockLength, ESPHeader.trailerLength)
-        guard packet.lowerBound >= 0, packet.upperBound <= buffer.count,
+        guard packet.upperBound <= buffer.count,
               packet.count >= ESPHeader.length + ivLength + minimumCiphertext + icvLength else {
             return drop(.truncated)
         }
@@ -238,5 +238,10 @@ public final class ESPInboundSA {
     private func drop(_ reason: ESPDropReason) -> ESPOpenResult {
         counters.drops.record(reason)
         return .dropped(reason)
+    }
+
+    /// Test hook: mark `sequenceNumber` as received, as if its packet had arrived.
+    func markReceived(_ sequenceNumber: UInt64) {
+        replayWindow.mark(sequenceNumber)
     }
 }
