@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.0"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.0"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.3.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
@@ -38,13 +39,19 @@ let package = Package(
             "GatewayModel",
             .product(name: "GRDB", package: "GRDB.swift"),
         ], swiftSettings: strict),
+        // Desired state service (admission + store + long-running operations); later the reconciler.
+        .target(name: "GatewayControl", dependencies: [
+            "GatewayModel", "GatewayStore",
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: strict),
         // ARM-shaped REST API over HTTPS (Hummingbird 2).
         .target(name: "GatewayAPI", dependencies: [
-            "GatewayModel", "GatewayStore",
+            "GatewayModel", "GatewayStore", "GatewayControl",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "X509", package: "swift-certificates"),
+            .product(name: "SwiftASN1", package: "swift-asn1"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
@@ -65,14 +72,14 @@ let package = Package(
 
         // Composition root: CLI + `serve`.
         .executableTarget(name: "vpngw", dependencies: [
-            "GatewayModel", "GatewayStore", "GatewayAPI", "GatewayClient",
+            "GatewayModel", "GatewayStore", "GatewayControl", "GatewayAPI", "GatewayClient",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
 
         .testTarget(name: "GatewayModelTests", dependencies: ["GatewayModel"]),
         .testTarget(name: "GatewayStoreTests", dependencies: ["GatewayStore", "GatewayModel"]),
-        .testTarget(name: "GatewayAPITests", dependencies: ["GatewayAPI", "GatewayClient", "GatewayStore", "GatewayModel"]),
+        .testTarget(name: "GatewayAPITests", dependencies: ["GatewayAPI", "GatewayClient", "GatewayControl", "GatewayStore", "GatewayModel"]),
         // Test support: counts malloc-family calls per thread, proving hot paths allocate nothing.
         .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
         .testTarget(name: "ESPTests", dependencies: ["ESP", "CAllocationCounter"]),
