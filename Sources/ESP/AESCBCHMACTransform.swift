@@ -91,6 +91,14 @@ public final class AESCBCHMACTransform: ESPTransform {
         return decryptor
     }
 
+    public func prepare(for direction: ESPDirection) throws(ESPConfigurationError) {
+        let context = switch direction {
+        case .outbound: encryptionContext()
+        case .inbound: decryptionContext()
+        }
+        guard context != nil else { throw .cryptoInitializationFailed("EVP_CipherInit_ex") }
+    }
+
     public func seal(packet: UnsafeMutableRawBufferPointer, sequenceNumber: UInt64, extendedSequenceNumbers: Bool) -> Bool {
         guard packet.count >= ESPHeader.length + Self.blockLength,
               let base = packet.baseAddress?.assumingMemoryBound(to: UInt8.self),

@@ -9,9 +9,8 @@ public enum ESPMicroBenchmark {
         public let openNanosecondsPerPacket: Double
 
         public var description: String {
-            let seal = (sealNanosecondsPerPacket * 10).rounded() / 10
-            let open = (openNanosecondsPerPacket * 10).rounded() / 10
-            return "\(suite) \(payloadLength) B: seal \(seal) ns/pkt, open \(open) ns/pkt"
+            "\(suite) \(payloadLength) B: seal \(Int(sealNanosecondsPerPacket)) ns/pkt, "
+                + "open \(Int(openNanosecondsPerPacket)) ns/pkt"
         }
     }
 

@@ -41,7 +41,7 @@ public struct ESPSAConfiguration: Sendable, Hashable {
     }
 
     public func makeOutboundSA(installedAt: ContinuousClock.Instant) throws(ESPConfigurationError) -> ESPOutboundSA {
-        ESPOutboundSA(spi: spi, transform: try suite.makeTransform(keyMaterial: keyMaterial),
+        try ESPOutboundSA(spi: spi, transform: try suite.makeTransform(keyMaterial: keyMaterial),
                       extendedSequenceNumbers: extendedSequenceNumbers, lifetime: lifetime, installedAt: installedAt)
     }
 
@@ -69,7 +69,8 @@ public final class ESPOutboundSA {
     public private(set) var lastSequenceNumber: UInt64 = 0
 
     public init(spi: UInt32, transform: any ESPTransform, extendedSequenceNumbers: Bool,
-                lifetime: ESPLifetime = .unlimited, installedAt: ContinuousClock.Instant) {
+                lifetime: ESPLifetime = .unlimited, installedAt: ContinuousClock.Instant) throws(ESPConfigurationError) {
+        try transform.prepare(for: .outbound)
         self.spi = spi
         self.transform = transform
         self.extendedSequenceNumbers = extendedSequenceNumbers
@@ -171,6 +172,7 @@ public final class ESPInboundSA {
     public init(spi: UInt32, transform: any ESPTransform, extendedSequenceNumbers: Bool,
                 replayWindowSize: Int = ESPReplayWindow.defaultSize,
                 lifetime: ESPLifetime = .unlimited, installedAt: ContinuousClock.Instant) throws(ESPConfigurationError) {
+        try transform.prepare(for: .inbound)
         self.spi = spi
         self.transform = transform
         self.lifetime = lifetime
@@ -195,7 +197,7 @@ public final class ESPInboundSA {
         let icvLength = transform.icvLength
         let blockLength = transform.ciphertextBlockLength
         let minimumCiphertext = max(blockLength, ESPHeader.trailerLength)
-        guard packet.upperBound <= buffer.count,
+        guard packet.lowerBound >= 0, packet.upperBound <= buffer.count,
               packet.count >= ESPHeader.length + ivLength + minimumCiphertext + icvLength else {
             return drop(.truncated)
         }

@@ -13,6 +13,10 @@ public protocol ESPTransform: AnyObject {
     /// The cipher's block: ciphertext must be a whole number of these (1 for stream-like AEADs).
     var ciphertextBlockLength: Int { get }
 
+    /// Makes whatever per-direction state the first packet would otherwise create (CBC needs a
+    /// separate decryption key schedule), so that no packet ever allocates. SAs call it once.
+    func prepare(for direction: ESPDirection) throws(ESPConfigurationError)
+
     /// Writes the IV, encrypts `[8 + ivLength, count - icvLength)` in place and writes the ICV.
     /// `sequenceNumber` is the full 64-bit counter; its high half enters the ICV/AAD only when
     /// `extendedSequenceNumbers` is set (RFC 4303 §2.2.1). Returns false only if the cipher failed.
@@ -22,6 +26,15 @@ public protocol ESPTransform: AnyObject {
     /// `sequenceNumberHigh` is the reconstructed ESN high half, nil without ESN.
     /// Returns false when the packet is not authentic; the buffer is then garbage.
     func open(packet: UnsafeMutableRawBufferPointer, sequenceNumberHigh: UInt32?) -> Bool
+}
+
+public enum ESPDirection: Sendable, Hashable {
+    case outbound
+    case inbound
+}
+
+extension ESPTransform {
+    public func prepare(for direction: ESPDirection) throws(ESPConfigurationError) {}
 }
 
 enum ESPHeader {

@@ -70,7 +70,7 @@ public final class ESPSADatabase {
 
     /// Looks up the SA by SPI and opens the packet in place.
     public func open(_ buffer: UnsafeMutableRawBufferPointer, packet: Range<Int>) -> ESPOpenResult {
-        guard packet.upperBound <= buffer.count,
+        guard packet.lowerBound >= 0, packet.upperBound <= buffer.count,
               let spi = ESPUDPEncapsulation.spi(ofESPPacket: UnsafeRawBufferPointer(rebasing: buffer[packet])) else {
             drops.record(.truncated)
             return .dropped(.truncated)

@@ -26,7 +26,7 @@ struct AllocationTests {
         #expect(kept.count == 1)
     }
 
-    @Test("10,000 seal + open round trips allocate nothing", arguments: ESPCipherSuite.all, [false, true])
+    @Test("10,000 seal + open round trips allocate nothing, from the very first packet", arguments: ESPCipherSuite.all, [false, true])
     func sealAndOpen(_ suite: ESPCipherSuite, extendedSequenceNumbers: Bool) throws {
         let (outbound, inbound) = try makeSAPair(suite, extendedSequenceNumbers: extendedSequenceNumbers)
         let database = ESPSADatabase()
@@ -35,12 +35,6 @@ struct AllocationTests {
         let payload = buffer.payload
         let storage = buffer.storage
         let template = innerPacket(length: 1400)
-        // Warm-up: one packet each way makes the lazily created cipher contexts.
-        guard case .sealed(let warmRange) = outbound.seal(storage, payload: payload, nextHeader: .ipv4),
-              case .payload = database.open(storage, packet: warmRange) else {
-            Issue.record("warm-up failed")
-            return
-        }
         var failures = 0
         var replays = 0
         let counted = allocations {
@@ -58,7 +52,7 @@ struct AllocationTests {
         #expect(counted == 0)
         #expect(failures == 0)
         #expect(replays == 10_000)
-        #expect(inbound.counters.packets == 10_001)
+        #expect(inbound.counters.packets == 10_000)
         // The inner packet survived its round trips byte for byte.
         #expect(buffer.bytes(payload) == template)
     }

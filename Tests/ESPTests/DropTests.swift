@@ -109,6 +109,11 @@ struct DropTests {
         defer { storage.deallocate() }
         storage.initializeMemory(as: UInt8.self, repeating: 0)
         #expect(inbound.open(storage, packet: 10..<100) == .dropped(.truncated))
+        #expect(inbound.open(storage, packet: -8..<40) == .dropped(.truncated))
+        let database = ESPSADatabase()
+        database.install(inbound)
+        #expect(database.open(storage, packet: -8..<40) == .dropped(.truncated))
+        #expect(database.open(storage, packet: 60..<70) == .dropped(.truncated))
     }
 }
 
