@@ -83,7 +83,8 @@ public struct ESPDropCounters: Sendable, Hashable {
     }
 
     public var total: UInt64 {
-        ESPDropReason.allCases.reduce(0) { $0 &+ self[$1] }
+        truncated &+ misalignedCiphertext &+ unknownSPI &+ replayed &+ outsideWindow &+ authenticationFailed
+            &+ badPadding &+ dummyPacket &+ unsupportedNextHeader &+ lifetimeExpired
     }
 }
 
@@ -141,7 +142,7 @@ public struct ESPSealRefusalCounters: Sendable, Hashable {
     }
 
     public var total: UInt64 {
-        ESPSealRefusal.allCases.reduce(0) { $0 &+ self[$1] }
+        sequenceNumberExhausted &+ lifetimeExpired &+ insufficientHeadroom &+ insufficientTailroom &+ cipherFailure
     }
 }
 

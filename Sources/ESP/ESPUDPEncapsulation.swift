@@ -70,11 +70,11 @@ public final class ESPSADatabase {
 
     /// Looks up the SA by SPI and opens the packet in place.
     public func open(_ buffer: UnsafeMutableRawBufferPointer, packet: Range<Int>) -> ESPOpenResult {
-        guard packet.lowerBound >= 0, packet.upperBound <= buffer.count,
-              let spi = ESPUDPEncapsulation.spi(ofESPPacket: UnsafeRawBufferPointer(rebasing: buffer[packet])) else {
+        guard packet.lowerBound >= 0, packet.upperBound <= buffer.count, packet.count >= ESPHeader.length else {
             drops.record(.truncated)
             return .dropped(.truncated)
         }
+        let spi = UnsafeRawBufferPointer(rebasing: buffer[packet]).loadBigEndianUInt32(at: ESPHeader.spiOffset)
         guard let sa = inbound[spi] else {
             drops.record(.unknownSPI)
             return .dropped(.unknownSPI)

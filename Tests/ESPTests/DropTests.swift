@@ -158,9 +158,24 @@ struct EncapsulationTests {
         #expect(database.remove(spi: 0x1111_1111) === oldInbound)
         #expect(open(oldPacket) == .dropped(.unknownSPI))
         #expect(open([1, 2, 3]) == .dropped(.truncated))
-        #expect(database.drops.unknownSPI == 1)
+        #expect(open([0, 0, 0, 0] + Array(newPacket[4...])) == .dropped(.unknownSPI))
+        #expect(database.drops.unknownSPI == 2)
         #expect(database.drops.truncated == 1)
         #expect(oldInbound.counters.packets == 1)
         #expect(database.inboundSA(spi: 0x2222_2222) === newInbound)
+    }
+}
+
+@Suite("Micro-benchmark entry point")
+struct MicroBenchmarkTests {
+    @Test("Every suite round-trips in the benchmark loop and reports a time")
+    func runsAllSuites() throws {
+        let results = try ESPMicroBenchmark.runAll(payloadLength: 300, packets: 300)
+        #expect(results.count == ESPCipherSuite.all.count)
+        for result in results {
+            #expect(result.failedPackets == 0, "\(result.suite)")
+            #expect(result.sealNanosecondsPerPacket > 0)
+            #expect(result.openNanosecondsPerPacket > 0)
+        }
     }
 }
