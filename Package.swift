@@ -70,14 +70,18 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: strict),
 
+        // The only packet I/O: TUN + UDP on dedicated threads with plain syscalls.
+        .target(name: "CDataPlane", path: "Sources/CDataPlane"),
+        .target(name: "DataPlane", dependencies: ["CDataPlane", "ESP"], swiftSettings: strict),
+
         // Composition root: CLI + `serve`.
         .executableTarget(name: "vpngw", dependencies: [
-            "GatewayModel", "GatewayStore", "GatewayControl", "GatewayAPI", "GatewayClient",
+            "GatewayModel", "GatewayStore", "GatewayControl", "GatewayAPI", "GatewayClient", "DataPlane", "ESP",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
 
-        .testTarget(name: "GatewayModelTests", dependencies: ["GatewayModel"]),
+        .testTarget(name: "GatewayModelTests", dependencies: ["GatewayModel", "GatewayControl", "GatewayStore"]),
         .testTarget(name: "GatewayStoreTests", dependencies: ["GatewayStore", "GatewayModel"]),
         .testTarget(name: "GatewayAPITests", dependencies: ["GatewayAPI", "GatewayClient", "GatewayControl", "GatewayStore", "GatewayModel"]),
         // Test support: counts malloc-family calls per thread, proving hot paths allocate nothing.

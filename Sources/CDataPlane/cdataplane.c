@@ -1,0 +1,136 @@
+#define _GNU_SOURCE
+#include "cdataplane.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+int vpngw_tun_open(const char *name, char *out_name, size_t out_len) {
+    int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+    if (name && name[0]) strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+    if (ioctl(fd, TUNSETIFF, &ifr) < 0) { int e = errno; close(fd); return -e; }
+    if (out_name && out_len) { strncpy(out_name, ifr.ifr_name, out_len - 1); out_name[out_len - 1] = 0; }
+    return fd;
+}
+
+int vpngw_if_set_mtu_up(const char *name, int mtu) {
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return -errno;
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+    ifr.ifr_mtu = mtu;
+    if (ioctl(s, SIOCSIFMTU, &ifr) < 0) { int e = errno; close(s); return -e; }
+    if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) { int e = errno; close(s); return -e; }
+    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+    if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) { int e = errno; close(s); return -e; }
+    close(s);
+    return 0;
+}
+
+int vpngw_udp4_socket(uint32_t addr_be, uint16_t port, int buffer_bytes) {
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (buffer_bytes > 0) {
+        // *BUFFORCE needs CAP_NET_ADMIN; fall back to the capped variant.
+        if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buffer_bytes, sizeof buffer_bytes) < 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buffer_bytes, sizeof buffer_bytes);
+        if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &buffer_bytes, sizeof buffer_bytes) < 0)
+            setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buffer_bytes, sizeof buffer_bytes);
+    }
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = addr_be;
+    sa.sin_port = htons(port);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) { int e = errno; close(fd); return -e; }
+    return fd;
+}
+
+#define VPNGW_MAX_BATCH 64
+
+int vpngw_udp_recv_batch(int fd, vpngw_datagram *slots, int count, int timeout_ms) {
+    if (count > VPNGW_MAX_BATCH) count = VPNGW_MAX_BATCH;
+    if (timeout_ms >= 0) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        int r = poll(&p, 1, timeout_ms);
+        if (r < 0) return -errno;
+        if (r == 0) return 0;
+    }
+    struct mmsghdr msgs[VPNGW_MAX_BATCH];
+    struct iovec iov[VPNGW_MAX_BATCH];
+    struct sockaddr_in from[VPNGW_MAX_BATCH];
+    memset(msgs, 0, sizeof(struct mmsghdr) * (size_t)count);
+    for (int i = 0; i < count; i++) {
+        iov[i].iov_base = slots[i].data;
+        iov[i].iov_len = slots[i].capacity;
+        msgs[i].msg_hdr.msg_iov = &iov[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+        msgs[i].msg_hdr.msg_name = &from[i];
+        msgs[i].msg_hdr.msg_namelen = sizeof from[i];
+    }
+    int n = recvmmsg(fd, msgs, (unsigned)count, MSG_DONTWAIT, NULL);
+    if (n < 0) return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
+    for (int i = 0; i < n; i++) {
+        slots[i].length = msgs[i].msg_len;
+        slots[i].addr_be = from[i].sin_addr.s_addr;
+        slots[i].port = ntohs(from[i].sin_port);
+    }
+    return n;
+}
+
+int vpngw_udp_send_batch(int fd, vpngw_datagram *slots, int count) {
+    if (count > VPNGW_MAX_BATCH) count = VPNGW_MAX_BATCH;
+    struct mmsghdr msgs[VPNGW_MAX_BATCH];
+    struct iovec iov[VPNGW_MAX_BATCH];
+    struct sockaddr_in to[VPNGW_MAX_BATCH];
+    memset(msgs, 0, sizeof(struct mmsghdr) * (size_t)count);
+    for (int i = 0; i < count; i++) {
+        iov[i].iov_base = slots[i].data;
+        iov[i].iov_len = slots[i].length;
+        memset(&to[i], 0, sizeof to[i]);
+        to[i].sin_family = AF_INET;
+        to[i].sin_addr.s_addr = slots[i].addr_be;
+        to[i].sin_port = htons(slots[i].port);
+        msgs[i].msg_hdr.msg_iov = &iov[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+        msgs[i].msg_hdr.msg_name = &to[i];
+        msgs[i].msg_hdr.msg_namelen = sizeof to[i];
+    }
+    int sent = 0;
+    while (sent < count) {
+        int n = sendmmsg(fd, msgs + sent, (unsigned)(count - sent), 0);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return sent > 0 ? sent : -errno;
+        }
+        sent += n;
+    }
+    return sent;
+}
+
+int vpngw_wait_readable(int fd, int timeout_ms) {
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    int r = poll(&p, 1, timeout_ms);
+    if (r < 0) return -errno;
+    return r > 0 ? 1 : 0;
+}
+
+int vpngw_set_nonblocking(int fd, int on) {
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0) return -errno;
+    flags = on ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK);
+    return fcntl(fd, F_SETFL, flags) < 0 ? -errno : 0;
+}

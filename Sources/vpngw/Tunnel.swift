@@ -1,0 +1,175 @@
+import ArgumentParser
+import DataPlane
+import ESP
+import Foundation
+import GatewayModel
+
+/// `vpngw tunnel up --config FILE`: one site-to-site tunnel from a small JSON file, without the
+/// control plane. With `manual` keys it runs ESP with static SAs (for data-plane tests and
+/// benchmarks); IKE-negotiated tunnels come from connection resources.
+struct TunnelCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tunnel", abstract: "Run one tunnel from a config file (lab and benchmarks).",
+        subcommands: [Up.self])
+
+    struct Config: Codable {
+        struct Manual: Codable {
+            var suite: String
+            var outboundSPI: UInt32
+            var inboundSPI: UInt32
+            /// Hex KEYMAT for each direction (encryption key ‖ salt, or encryption ‖ integrity key).
+            var outboundKey: String
+            var inboundKey: String
+        }
+        var tunName: String?
+        var tunMTU: Int?
+        var localAddress: String
+        var peerAddress: String
+        var nattPort: UInt16?
+        var ikePort: UInt16?
+        var peerPort: UInt16?
+        var remotePrefixes: [String]
+        var mssClamp: UInt16?
+        var manual: Manual?
+    }
+
+    struct Up: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Bring a tunnel up and keep it up until SIGINT/SIGTERM.",
+            discussion: """
+            Config (JSON):
+              {"localAddress": "192.0.2.1", "peerAddress": "192.0.2.2", "remotePrefixes": ["10.2.0.0/24"],
+               "tunName": "vpngw0", "manual": {"suite": "aes128gcm16", "outboundSPI": 4097, "inboundSPI": 8193,
+               "outboundKey": "<hex>", "inboundKey": "<hex>"}}
+            Suites: aes128gcm16, aes256gcm16, chacha20poly1305, aes128-sha1, aes256-sha256, … (strongSwan's names).
+            Routes to remotePrefixes are added through the TUN device unless --no-routes.
+            """)
+        @Option(name: .customLong("config"), help: "Tunnel config file (JSON).") var configPath: String
+        @Flag(name: .customLong("no-routes"), help: "Do not add kernel routes for remotePrefixes.") var noRoutes = false
+        @Option(name: .customLong("stats-interval"), help: "Print counters every N seconds (0: only at exit).") var statsInterval = 0
+
+        func run() async throws {
+            let data = try Data(contentsOf: URL(fileURLWithPath: configPath))
+            let config = try JSONDecoder().decode(Config.self, from: data)
+            guard let local = IPv4.parse(config.localAddress) else { throw ValidationError("localAddress '\(config.localAddress)' is not an IPv4 address") }
+            guard let peer = IPv4.parse(config.peerAddress) else { throw ValidationError("peerAddress '\(config.peerAddress)' is not an IPv4 address") }
+            var routes: [(network: UInt32, length: Int, tunnel: Int)] = []
+            for p in config.remotePrefixes {
+                let prefix: IPPrefix
+                do { prefix = try IPPrefix(parsing: p) } catch { throw ValidationError("remotePrefixes: \(error.description)") }
+                guard prefix.family == .v4 else { throw ValidationError("remotePrefixes: \(p) — only IPv4 is carried yet") }
+                routes.append((prefix.address.v4Value, prefix.length, 1))
+            }
+            let plane = DataPlane(.init(tunName: config.tunName ?? "vpngw%d", tunMTU: config.tunMTU ?? 1400, localAddress: local,
+                                        ikePort: config.ikePort ?? 500, nattPort: config.nattPort ?? 4500, mssClamp: config.mssClamp ?? 1350))
+            try plane.start { _, _, _, _ in }
+            plane.setRoutes(routes)
+            if let m = config.manual {
+                guard let suite = ESPCipherSuite(name: m.suite) else {
+                    throw ValidationError("manual.suite '\(m.suite)' is not known; use one of \(ESPCipherSuite.all.map(\.strongSwanName).joined(separator: ", "))")
+                }
+                guard let outKey = hexBytes(m.outboundKey), outKey.count == suite.keyMaterialLength,
+                      let inKey = hexBytes(m.inboundKey), inKey.count == suite.keyMaterialLength else {
+                    throw ValidationError("manual keys must be \(suite.keyMaterialLength) bytes of hex for \(m.suite)")
+                }
+                plane.installChildSA(tunnel: 1,
+                                     inbound: ESPSAConfiguration(spi: m.inboundSPI, suite: suite, keyMaterial: inKey),
+                                     outbound: ESPSAConfiguration(spi: m.outboundSPI, suite: suite, keyMaterial: outKey),
+                                     peer: peer, peerPort: config.peerPort ?? config.nattPort ?? 4500)
+            }
+            if !noRoutes {
+                for p in config.remotePrefixes { try runIP(["route", "replace", p, "dev", plane.tunDeviceName]) }
+            }
+            emit("tunnel up on \(plane.tunDeviceName): \(config.localAddress) ⇄ \(config.peerAddress), routes \(config.remotePrefixes.joined(separator: ", "))")
+            let stop = await waitForTermination(every: statsInterval) { printCounters(plane) }
+            _ = stop
+            plane.stop()
+            printCounters(plane)
+        }
+    }
+}
+
+func printCounters(_ plane: DataPlane) {
+    let c = plane.counters
+    for (t, tc) in c.tunnels.sorted(by: { $0.key < $1.key }) {
+        emit("tunnel \(t): out \(tc.packetsOut) pkts \(tc.bytesOut) B, in \(tc.packetsIn) pkts \(tc.bytesIn) B")
+    }
+    let drops = c.drops.filter { $0.value > 0 }.map { "\($0.key): \($0.value)" } + c.espDrops.filter { $0.value > 0 }.map { "esp \($0.key): \($0.value)" }
+    emit("drops: " + (drops.isEmpty ? "none" : drops.sorted().joined(separator: ", ")))
+}
+
+/// Waits for SIGINT or SIGTERM, calling `tick` every `every` seconds (if > 0).
+func waitForTermination(every: Int, tick: @escaping @Sendable () -> Void) async -> Int32 {
+    signal(SIGINT, SIG_IGN)
+    signal(SIGTERM, SIG_IGN)
+    let stream = AsyncStream<Int32> { continuation in
+        let sources = [SIGINT, SIGTERM].map { sig -> any DispatchSourceSignal in
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            s.setEventHandler { continuation.yield(sig) }
+            s.resume()
+            return s
+        }
+        var timer: (any DispatchSourceTimer)?
+        if every > 0 {
+            let t = DispatchSource.makeTimerSource(queue: .global())
+            t.schedule(deadline: .now() + .seconds(every), repeating: .seconds(every))
+            t.setEventHandler(handler: tick)
+            t.resume()
+            timer = t
+        }
+        // The sources live as long as the process: this runs once, until exit.
+        keptSignalSources = [sources as Any, timer as Any]
+    }
+    for await sig in stream { return sig }
+    return 0
+}
+
+nonisolated(unsafe) private var keptSignalSources: [Any] = []
+
+func runIP(_ args: [String]) throws {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+    if !FileManager.default.fileExists(atPath: "/usr/sbin/ip") { p.executableURL = URL(fileURLWithPath: "/sbin/ip") }
+    p.arguments = args
+    try p.run()
+    p.waitUntilExit()
+    guard p.terminationStatus == 0 else { throw ValidationError("ip \(args.joined(separator: " ")) failed (exit \(p.terminationStatus))") }
+}
+
+func hexBytes(_ s: String) -> [UInt8]? {
+    let clean = s.hasPrefix("0x") ? String(s.dropFirst(2)) : s
+    guard clean.count % 2 == 0 else { return nil }
+    var out: [UInt8] = []
+    var i = clean.startIndex
+    while i < clean.endIndex {
+        let j = clean.index(i, offsetBy: 2)
+        guard let b = UInt8(clean[i..<j], radix: 16) else { return nil }
+        out.append(b); i = j
+    }
+    return out
+}
+
+extension ESPCipherSuite {
+    /// strongSwan's proposal spelling: aes128gcm16, chacha20poly1305, aes256-sha256, aes128-sha1, …
+    var strongSwanName: String {
+        guard let integrity else { return encryption.description }
+        let enc = encryption == .aes128CBC ? "aes128" : "aes256"
+        let integ: String
+        switch integrity {
+        case .hmacSHA1_96: integ = "sha1"
+        case .hmacSHA256_128: integ = "sha256"
+        case .hmacSHA384_192: integ = "sha384"
+        case .hmacSHA512_256: integ = "sha512"
+        }
+        return "\(enc)-\(integ)"
+    }
+    init?(name: String) {
+        guard let s = ESPCipherSuite.all.first(where: { $0.strongSwanName == name.lowercased() }) else { return nil }
+        self = s
+    }
+}
+
+/// Unbuffered line to stdout (logs of background tunnels are read while they run).
+func emit(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}

@@ -1,0 +1,51 @@
+# shellcheck shell=bash
+# Shared helpers for namespace tests. Every namespace name carries a per-run prefix so parallel
+# runs never collide; cleanup kills only processes we started (by PID) and deletes only our
+# namespaces, also when a test fails.
+set -u
+NS_PREFIX="vg$$"
+VPNGW=${VPNGW_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/.build/debug/vpngw}
+WORK=$(mktemp -d /tmp/vpngw-netns-XXXXXX)
+PIDS=()
+passed=0; failed=0
+
+ns() { echo "$NS_PREFIX-$1"; }
+nsx() { local n="$1"; shift; ip netns exec "$(ns "$n")" "$@"; }
+check() { if eval "$2"; then passed=$((passed+1)); echo "ok   $1"; else failed=$((failed+1)); echo "FAIL $1"; fi; }
+skip_all() { echo "SKIP: $*"; echo "$(basename "$0"): 0 passed, 0 failed, 1 skipped"; exit 0; }
+
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  sleep 0.3
+  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+  for n in $(ip netns list | awk '{print $1}' | grep "^$NS_PREFIX-"); do
+    for p in $(ip netns pids "$n" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+    ip netns del "$n" 2>/dev/null
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# lan-a 10.1.0.2 — gw-a [10.1.0.1 | 192.0.2.1] ══ underlay ══ [192.0.2.2 | 10.2.0.1] gw-b — lan-b 10.2.0.2
+topo4() {
+  local n
+  for n in lan-a gw-a gw-b lan-b; do ip netns add "$(ns $n)"; nsx "$n" ip link set lo up; done
+  ip link add "$NS_PREFIX-la" netns "$(ns lan-a)" type veth peer name "$NS_PREFIX-al" netns "$(ns gw-a)"
+  ip link add "$NS_PREFIX-ab" netns "$(ns gw-a)" type veth peer name "$NS_PREFIX-ba" netns "$(ns gw-b)"
+  ip link add "$NS_PREFIX-bl" netns "$(ns gw-b)" type veth peer name "$NS_PREFIX-lb" netns "$(ns lan-b)"
+  nsx lan-a ip addr add 10.1.0.2/24 dev "$NS_PREFIX-la"; nsx lan-a ip link set "$NS_PREFIX-la" up
+  nsx gw-a ip addr add 10.1.0.1/24 dev "$NS_PREFIX-al"; nsx gw-a ip link set "$NS_PREFIX-al" up
+  nsx gw-a ip addr add 192.0.2.1/24 dev "$NS_PREFIX-ab"; nsx gw-a ip link set "$NS_PREFIX-ab" up
+  nsx gw-b ip addr add 192.0.2.2/24 dev "$NS_PREFIX-ba"; nsx gw-b ip link set "$NS_PREFIX-ba" up
+  nsx gw-b ip addr add 10.2.0.1/24 dev "$NS_PREFIX-bl"; nsx gw-b ip link set "$NS_PREFIX-bl" up
+  nsx lan-b ip addr add 10.2.0.2/24 dev "$NS_PREFIX-lb"; nsx lan-b ip link set "$NS_PREFIX-lb" up
+  nsx lan-a ip route add default via 10.1.0.1
+  nsx lan-b ip route add default via 10.2.0.1
+  nsx gw-a sysctl -qw net.ipv4.ip_forward=1
+  nsx gw-b sysctl -qw net.ipv4.ip_forward=1
+}
+
+# start_bg NS LOGFILE CMD... — runs CMD in the namespace in the background, records its PID.
+start_bg() { local n="$1" log="$2"; shift 2; ip netns exec "$(ns "$n")" "$@" >"$log" 2>&1 & PIDS+=($!); }
+
+summary() { echo "$(basename "$0"): $passed passed, $failed failed"; [ "$failed" -eq 0 ]; }
