@@ -6,9 +6,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 say() { printf '\n==> %s\n' "$*"; }
 
-# Debian packages: OpenSSL (ESP/IKE crypto), SQLite (state), pkg-config, curl and iproute2 (CLI
-# and namespace tests), python3-pip.
-APT_PACKAGES=(libssl-dev libsqlite3-dev pkg-config curl iproute2 python3-pip)
+# Debian packages: OpenSSL (ESP/IKE crypto), SQLite (state), pkg-config; curl, iproute2, ping,
+# tcpdump and iperf3 for the CLI and namespace tests; python3-pip.
+APT_PACKAGES=(libssl-dev libsqlite3-dev pkg-config curl iproute2 iputils-ping tcpdump iperf3 python3-pip)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -43,7 +43,8 @@ p=$(grep -oE '[0-9]+ passed' /tmp/vpngw-sdk.log | tail -1 | grep -oE '[0-9]+'); 
 [ -z "$p" ] && [ "$f" -eq 0 ] && f=1
 count "${p:-0}" "$f"
 
-for script in Tests/cli/*.sh; do
+for script in Tests/cli/*.sh Tests/netns/*.sh; do
+  [ "$(basename "$script")" = lib.sh ] && continue
   say "Shell test $script"
   bash "$script" 2>&1 | tee /tmp/vpngw-shell.log
   line=$(grep -E '[0-9]+ passed, [0-9]+ failed' /tmp/vpngw-shell.log | tail -1)
