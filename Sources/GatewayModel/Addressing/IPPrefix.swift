@@ -59,7 +59,9 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
                     out.append(UInt16(v4 >> 16)); out.append(UInt16(v4 & 0xffff))
                     continue
                 }
-                guard !item.isEmpty, item.count <= 4, let g = UInt16(item, radix: 16) else { return nil }
+                // Hex digits only: UInt16(_:radix:) would also take a sign ("+1", "-0").
+                guard !item.isEmpty, item.count <= 4, item.allSatisfy({ $0.isASCII && $0.isHexDigit }),
+                      let g = UInt16(item, radix: 16) else { return nil }
                 out.append(g)
             }
             return out

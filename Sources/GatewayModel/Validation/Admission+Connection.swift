@@ -123,7 +123,7 @@ extension Admission {
                 remoteSpace = world.addressSpace(ofVNet: gw2VNet)
                 remoteName = ResourceID(parsing: gw2VNet ?? "")?.name ?? ""
                 try checkSiteFits(remoteSpace, site: remoteName, gateway: gw1, world: world, excludingConnection: id.description,
-                                  field: "properties.virtualNetworkGateway2.id", status: 400)
+                                  sameNetwork: gw2VNet, field: "properties.virtualNetworkGateway2.id", status: 400)
             }
 
             // PolicyBased: one site-to-site connection, IKEv1, no VNet-to-VNet, no BGP.

@@ -156,6 +156,11 @@ extension Admission {
             throw ARMError.conflict("VnetAlreadyHasGatewayOfType", "properties.ipConfigurations[0].properties.subnet.id",
                 "Virtual network '\(vnet.name ?? "")' already has a \(gatewayType.rawValue) gateway ('\(same.name ?? "")'). Each virtual network can have only one gateway per gatewayType: one Vpn and one ExpressRoute.")
         }
+        // A VNet that uses a peer's gateways (useRemoteGateways) cannot have its own.
+        if old == nil, let usesRemote = vnet.properties.virtualNetworkPeerings?.first(where: { $0.properties.useRemoteGateways == true }) {
+            throw ARMError.conflict("VnetUsesRemoteGateways", "properties.ipConfigurations[0].properties.subnet.id",
+                "Virtual network '\(vnet.name ?? "")' uses the remote gateways of its peer through peering '\(usesRemote.name ?? "")' (useRemoteGateways). Set useRemoteGateways to false on that peering before creating a gateway here.")
+        }
         let coexisting = others.first
         // GatewaySubnet size: /29 or larger; /27 or larger when Vpn and ExpressRoute coexist.
         let needed = coexisting == nil ? 29 : 27

@@ -266,9 +266,22 @@ public struct Admission: Sendable {
             let back = remote.properties.virtualNetworkPeerings?.first {
                 $0.properties.remoteVirtualNetwork.flatMap { ResourceID(parsing: $0.id)?.key } == vnetID.key
             }
-            if let back, back.properties.allowGatewayTransit != true {
+            guard let back else {
+                throw ARMError.rule("RemotePeeringDoesNotAllowGatewayTransit", "\(field).properties.useRemoteGateways",
+                    "Peering '\(name)' sets useRemoteGateways, but '\(remote.name ?? "")' has no peering back to this virtual network. Add one on '\(remote.name ?? "")' with allowGatewayTransit set to true first.")
+            }
+            if back.properties.allowGatewayTransit != true {
                 throw ARMError.rule("RemotePeeringDoesNotAllowGatewayTransit", "\(field).properties.useRemoteGateways",
                     "Peering '\(name)' sets useRemoteGateways, but the peering '\(back.name ?? "")' on '\(remote.name ?? "")' does not set allowGatewayTransit.")
+            }
+            // Through the remote gateways this VNet joins their sites, remote VNets and P2S pools.
+            for remoteGateway in world.gateways(inVNet: remote.id ?? "") {
+                for (what, prefixes) in joinedSpaces(ofGateway: remoteGateway, world: world, excludingVNet: vnetID.description) {
+                    if let (a, b) = space.firstOverlap(with: prefixes) {
+                        throw ARMError.rule("AddressSpaceOverlapsConnectedNetwork", "\(field).properties.useRemoteGateways",
+                            "Address prefix \(a) overlaps \(b) of \(what), which peering '\(name)' would reach through gateway '\(remoteGateway.name ?? "")' of '\(remote.name ?? "")'.")
+                    }
+                }
             }
         }
         peering.id = ResourceID(subscription: vnetID.subscription, resourceGroup: vnetID.resourceGroup, type: .virtualNetworks,
@@ -341,6 +354,10 @@ public struct Admission: Sendable {
         let usedBy = world.gateways.first { gw in
             gw.properties.ipConfigurations?.contains { $0.properties.publicIPAddress.flatMap { ResourceID(parsing: $0.id)?.key } == id.key } == true
         }
+        if let oldVersion = old?.properties.publicIPAddressVersion, oldVersion != version {
+            throw ARMError.conflict("PublicIPAddressVersionCannotChange", "properties.publicIPAddressVersion",
+                "publicIPAddressVersion cannot change from \(oldVersion.rawValue) to \(version.rawValue); create a new \(version.rawValue) public IP address instead.")
+        }
         if let given = p.ipAddress {
             guard let addr = IPAddress(given) else {
                 throw ARMError.invalid("properties.ipAddress", "'\(given)' is not an IPv4 or IPv6 address")
@@ -404,8 +421,9 @@ public struct Admission: Sendable {
                                    "give the on-premises prefixes, e.g. [\"192.168.1.0/24\"] (or bgpSettings to learn them over BGP)")
         }
         try noOverlapWithin(prefixes, field: "properties.localNetworkAddressSpace.addressPrefixes")
-        // The new prefixes must still fit every connection using this site.
-        for c in world.connections where c.properties.localNetworkGateway2.flatMap({ ResourceID(parsing: $0.id)?.key }) == id.key {
+        // The new prefixes must still fit every connection using this site (a new site has none;
+        // skipping the scan keeps creating many sites linear).
+        for c in old == nil ? [] : world.connections where c.properties.localNetworkGateway2.flatMap({ ResourceID(parsing: $0.id)?.key }) == id.key {
             guard let gw = world.gateway(c.properties.virtualNetworkGateway1?.id) else { continue }
             try checkSiteFits(prefixes, site: id.name, gateway: gw, world: world, excludingConnection: c.id,
                               field: "properties.localNetworkAddressSpace.addressPrefixes", status: 409)
@@ -418,8 +436,10 @@ public struct Admission: Sendable {
 
     /// Site prefixes must not overlap the gateway's VNet, the spokes using it, its other sites and
     /// its P2S pool.
+    /// `sameNetwork` is the VNet whose space `prefixes` is (Vnet2Vnet): the reverse connection
+    /// joins that same VNet and is no overlap.
     func checkSiteFits(_ prefixes: [IPPrefix], site: String, gateway gw: VirtualNetworkGateway, world: World,
-                       excludingConnection: String?, field: String, status: Int) throws(ARMError) {
+                       excludingConnection: String?, sameNetwork: String? = nil, field: String, status: Int) throws(ARMError) {
         var joined: [(String, [IPPrefix])] = []
         if let vnet = world.vnetID(ofGateway: gw) {
             joined.append(("virtual network '\(ResourceID(parsing: vnet)?.name ?? vnet)'", world.addressSpace(ofVNet: vnet)))
@@ -427,7 +447,7 @@ public struct Admission: Sendable {
                 joined.append(("peered virtual network '\(spoke.name ?? "")' (uses this gateway)", spoke.properties.addressSpace?.prefixes ?? []))
             }
         }
-        joined += joinedSpaces(ofGateway: gw, world: world, excludingConnection: excludingConnection)
+        joined += joinedSpaces(ofGateway: gw, world: world, excludingVNet: sameNetwork, excludingConnection: excludingConnection)
         for (what, other) in joined {
             if let (a, b) = prefixes.firstOverlap(with: other) {
                 throw ARMError(status: status, code: "AddressSpaceOverlap",
