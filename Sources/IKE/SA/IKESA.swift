@@ -1,0 +1,644 @@
+// One IKE SA as a pure state machine: IKE_SA_INIT and IKE_AUTH with a pre-shared key, as initiator
+// or responder (RFC 7296 §1.2, §2.15), with the first CHILD SA piggy-backed. Events and `now` in,
+// actions out. Window size 1 (§2.3): one outstanding request, retransmitted by the initiator;
+// the responder re-sends its cached response to a duplicate request.
+
+/// Keys and context of an IKE SA once IKE_SA_INIT is done.
+struct IKESAContext: Sendable {
+    var suite: IKECipherSuite
+    var keys: IKESAKeys
+    var initiatorSPI: UInt64
+    var responderSPI: UInt64
+    var nonceInitiator: [UInt8]
+    var nonceResponder: [UInt8]
+    /// The IKE_SA_INIT messages as last sent (RFC 7296 §2.15: RealMessage1/2, cookie included).
+    var initRequest: [UInt8]
+    var initResponse: [UInt8]
+    var outbound: SKProtection
+    var inbound: SKProtection
+}
+
+/// A request we sent and keep retransmitting until its response arrives.
+struct OutstandingRequest: Sendable {
+    var messageID: UInt32
+    var bytes: [UInt8]
+    var transmissions: Int
+}
+
+public struct IKESA: Sendable {
+    public enum Role: Hashable, Sendable {
+        case initiator
+        case responder
+    }
+
+    /// Coarse state for callers; the machine's own state carries the data.
+    public enum Phase: Hashable, Sendable {
+        case idle
+        case initSent
+        case authSent
+        case awaitingAuth
+        case established
+        case failed
+        case deleted
+    }
+
+    enum State: Sendable {
+        case idle
+        case initiatorInitSent(keyPair: KeyExchangeKeyPair, nonce: [UInt8], cookie: [UInt8]?)
+        case initiatorAuthSent(IKESAContext, childSPI: UInt32)
+        case responderAwaitingAuth(IKESAContext)
+        case established(IKESAContext)
+        case failed(IKEFailureCause)
+        case deleted
+    }
+
+    public let role: Role
+    public let configuration: IKEPeerConfiguration
+    public private(set) var initiatorSPI: UInt64
+    public private(set) var responderSPI: UInt64 = 0
+    var state: State = .idle
+    var outstanding: OutstandingRequest?
+    var nextRequestID: UInt32 = 0
+    /// Responder: the last response, re-sent byte-identical to a duplicate request.
+    var cachedResponse: (messageID: UInt32, bytes: [UInt8])?
+    private let random: any RandomSource
+
+    public init(role: Role, configuration: IKEPeerConfiguration, random: any RandomSource) {
+        self.role = role
+        self.configuration = configuration
+        self.random = random
+        var spi: UInt64 = 0
+        if role == .initiator {
+            while spi == 0 { spi = random.uint64() }
+        }
+        self.initiatorSPI = spi
+    }
+
+    public var phase: Phase {
+        switch state {
+        case .idle: return .idle
+        case .initiatorInitSent: return .initSent
+        case .initiatorAuthSent: return .authSent
+        case .responderAwaitingAuth: return .awaitingAuth
+        case .established: return .established
+        case .failed: return .failed
+        case .deleted: return .deleted
+        }
+    }
+
+    public var failureCause: IKEFailureCause? {
+        if case let .failed(cause) = state { return cause }
+        return nil
+    }
+
+    /// Feeds one event; returns what to do, in order.
+    public mutating func handle(_ event: IKESAEvent, now: IKEInstant) -> [IKESAAction] {
+        switch event {
+        case .start:
+            guard role == .initiator, case .idle = state else { return [.report(.messageDropped("start in \(phase)"))] }
+            return startInitiator(now: now)
+        case let .timerFired(timer):
+            switch timer {
+            case .retransmit: return retransmit(now: now)
+            }
+        case let .received(bytes):
+            return receive(bytes, now: now)
+        }
+    }
+
+    // MARK: Initiator
+
+    mutating func startInitiator(now: IKEInstant) -> [IKESAAction] {
+        guard let group = configuration.ikeSuites.first?.dhGroup else {
+            return fail(.protocolViolation("no IKE proposals configured"))
+        }
+        return sendInitRequest(group: group, cookie: nil, now: now)
+    }
+
+    mutating func sendInitRequest(group: DHGroup, cookie: [UInt8]?, now: IKEInstant) -> [IKESAAction] {
+        let keyPair: KeyExchangeKeyPair
+        do {
+            keyPair = try KeyExchangeKeyPair.generate(group: group, random: random)
+        } catch {
+            return fail(.cryptoFailure(error))
+        }
+        let nonce: [UInt8]
+        if case let .initiatorInitSent(_, previous, _) = state { nonce = previous } else { nonce = random.bytes(32) }
+        var payloads: [Payload] = []
+        if let cookie { payloads.append(.notify(NotifyPayload(type: .cookie, data: cookie))) }
+        payloads += [
+            .securityAssociation(SecurityAssociationPayload(proposals: ikeProposals())),
+            .keyExchange(KeyExchangePayload(group: group.rawValue, data: keyPair.publicValue)),
+            .nonce(NoncePayload(data: nonce)),
+        ]
+        payloads += natDetectionNotifies(responderSPI: 0)
+        payloads.append(.notify(NotifyPayload(type: .ikev2FragmentationSupported)))
+        let header = IKEHeader(initiatorSPI: initiatorSPI, responderSPI: 0, exchangeType: .ikeSAInit,
+                               flags: .initiator, messageID: 0)
+        let bytes = IKEMessage(header: header, payloads: payloads).emit()
+        state = .initiatorInitSent(keyPair: keyPair, nonce: nonce, cookie: cookie)
+        nextRequestID = 1
+        return sendRequest(messageID: 0, bytes: bytes, now: now)
+    }
+
+    func ikeProposals() -> [Proposal] {
+        configuration.ikeSuites.enumerated().map { $0.element.proposal(number: UInt8(truncatingIfNeeded: $0.offset + 1)) }
+    }
+
+    func childProposals(spi: UInt32) -> [Proposal] {
+        var spiBytes: [UInt8] = []
+        spiBytes.appendU32(spi)
+        return configuration.childSuites.enumerated().map {
+            $0.element.proposal(number: UInt8(truncatingIfNeeded: $0.offset + 1), spi: spiBytes)
+        }
+    }
+
+    func natDetectionNotifies(responderSPI: UInt64) -> [Payload] {
+        [
+            .notify(NotifyPayload(type: .natDetectionSourceIP, data: natDetectionHash(
+                initiatorSPI: initiatorSPI, responderSPI: responderSPI, endpoint: configuration.local))),
+            .notify(NotifyPayload(type: .natDetectionDestinationIP, data: natDetectionHash(
+                initiatorSPI: initiatorSPI, responderSPI: responderSPI, endpoint: configuration.remote))),
+        ]
+    }
+
+    /// RFC 7296 §2.23: the peer's source hash checks its address, its destination hash ours.
+    func natReport(payloads: [Payload]) -> IKESAAction? {
+        guard payloads.notify(.natDetectionSourceIP) != nil, let destination = payloads.notify(.natDetectionDestinationIP) else {
+            return nil
+        }
+        let expectedSource = natDetectionHash(initiatorSPI: initiatorSPI, responderSPI: responderSPI, endpoint: configuration.remote)
+        // Several source hashes may be present (multi-homed peer); any match means no NAT.
+        let remoteBehindNAT = !payloads.notifies.contains { $0.type == .natDetectionSourceIP && $0.data == expectedSource }
+        let localBehindNAT = destination.data != natDetectionHash(initiatorSPI: initiatorSPI, responderSPI: responderSPI,
+                                                                  endpoint: configuration.local)
+        return .report(.natDetected(localBehindNAT: localBehindNAT, remoteBehindNAT: remoteBehindNAT))
+    }
+
+    mutating func handleInitResponse(_ message: IKEMessage, raw: [UInt8], now: IKEInstant) -> [IKESAAction] {
+        guard case let .initiatorInitSent(keyPair, nonce, cookie) = state else {
+            return [.report(.messageDropped("IKE_SA_INIT response in \(phase)"))]
+        }
+        let payloads = message.payloads
+        if let cookieNotify = payloads.notify(.cookie) {
+            // RFC 7296 §2.6: repeat the request with N(COOKIE) first.
+            outstanding = nil
+            return [.cancelTimer(.retransmit), .report(.retryingWithCookie)]
+                + sendInitRequest(group: keyPair.group, cookie: cookieNotify.data, now: now)
+        }
+        if let invalidKE = payloads.notify(.invalidKEPayload) {
+            // RFC 7296 §1.2: retry with the group the responder asked for, if we offer it.
+            guard invalidKE.data.count == 2 else { return fail(.protocolViolation("INVALID_KE_PAYLOAD without a group")) }
+            let requested = UInt16(invalidKE.data[0]) << 8 | UInt16(invalidKE.data[1])
+            guard let group = DHGroup(rawValue: requested), configuration.ikeSuites.contains(where: { $0.dhGroup == group }),
+                  group != keyPair.group else {
+                return [.cancelTimer(.retransmit)] + fail(.unacceptableKeyExchangeGroup(requested: requested))
+            }
+            outstanding = nil
+            return [.cancelTimer(.retransmit), .report(.retryingWithKeyExchangeGroup(requested))]
+                + sendInitRequest(group: group, cookie: cookie, now: now)
+        }
+        if let error = payloads.notifies.first(where: { $0.type.isError }) {
+            return [.cancelTimer(.retransmit)] + fail(.refusedByPeer(error.type))
+        }
+        guard let sa = payloads.securityAssociation, sa.proposals.count == 1, let ke = payloads.keyExchange,
+              let nonceR = payloads.nonce else {
+            return fail(.protocolViolation("IKE_SA_INIT response lacks SA, KE or Nonce"))
+        }
+        let chosen: Proposal
+        switch ProposalSelection.verifyResponse(offered: ikeProposals(), chosen: sa.proposals[0]) {
+        case let .success(proposal): chosen = proposal
+        case let .failure(mismatch): return [.cancelTimer(.retransmit)] + fail(.noProposalChosen(mismatch))
+        }
+        let suite: IKECipherSuite
+        do {
+            suite = try IKECipherSuite(proposal: chosen)
+        } catch {
+            return fail(.cryptoFailure(error))
+        }
+        guard ke.group == keyPair.group.rawValue, suite.dhGroup == keyPair.group else {
+            return fail(.cryptoFailure(.keyExchangeGroupMismatch(expected: keyPair.group.rawValue, received: ke.group)))
+        }
+        responderSPI = message.header.responderSPI
+        guard let initRequest = outstanding?.bytes else { return fail(.protocolViolation("no outstanding IKE_SA_INIT")) }
+        let context: IKESAContext
+        do {
+            context = try makeContext(suite: suite, keyPair: keyPair, peerPublic: ke.data, nonceI: nonce,
+                                      nonceR: nonceR.data, initRequest: initRequest, initResponse: raw)
+        } catch {
+            return [.cancelTimer(.retransmit)] + fail(.cryptoFailure(error))
+        }
+        outstanding = nil
+        var actions: [IKESAAction] = [.cancelTimer(.retransmit)]
+        if let nat = natReport(payloads: payloads) { actions.append(nat) }
+        return actions + sendAuthRequest(context: context, now: now)
+    }
+
+    func makeContext(suite: IKECipherSuite, keyPair: KeyExchangeKeyPair, peerPublic: [UInt8], nonceI: [UInt8],
+                     nonceR: [UInt8], initRequest: [UInt8], initResponse: [UInt8]) throws(IKECryptoError) -> IKESAContext {
+        let shared = try keyPair.sharedSecret(peerPublicValue: peerPublic)
+        let skeyseed = KeyDerivation.skeyseed(prf: suite.prf, nonceInitiator: nonceI, nonceResponder: nonceR, sharedSecret: shared)
+        let keys = try KeyDerivation.ikeSAKeys(suite: suite, skeyseed: skeyseed, nonceInitiator: nonceI, nonceResponder: nonceR,
+                                               initiatorSPI: initiatorSPI, responderSPI: responderSPI)
+        let directions = try SKProtection.directions(suite: suite, keys: keys)
+        let isInitiator = role == .initiator
+        return IKESAContext(suite: suite, keys: keys, initiatorSPI: initiatorSPI, responderSPI: responderSPI,
+                            nonceInitiator: nonceI, nonceResponder: nonceR, initRequest: initRequest, initResponse: initResponse,
+                            outbound: isInitiator ? directions.initiatorToResponder : directions.responderToInitiator,
+                            inbound: isInitiator ? directions.responderToInitiator : directions.initiatorToResponder)
+    }
+
+    mutating func sendAuthRequest(context: IKESAContext, now: IKEInstant) -> [IKESAAction] {
+        let childSPI = newChildSPI()
+        let identity = configuration.localIdentity
+        let signed = PSKAuthentication.signedOctets(prf: context.suite.prf, realMessage: context.initRequest,
+                                                    peerNonce: context.nonceResponder, skP: context.keys.skPi,
+                                                    identification: identity)
+        let auth = PSKAuthentication.authData(prf: context.suite.prf, sharedSecret: configuration.preSharedKey, signedOctets: signed)
+        var payloads: [Payload] = [.identificationInitiator(identity)]
+        payloads.append(.notify(NotifyPayload(type: .initialContact)))
+        if let remoteIdentity = configuration.remoteIdentity { payloads.append(.identificationResponder(remoteIdentity)) }
+        payloads += [
+            .authentication(AuthenticationPayload(method: .sharedKeyMIC, data: auth)),
+            .securityAssociation(SecurityAssociationPayload(proposals: childProposals(spi: childSPI))),
+            .trafficSelectorInitiator(TrafficSelectorPayload(selectors: configuration.trafficSelectors.local)),
+            .trafficSelectorResponder(TrafficSelectorPayload(selectors: configuration.trafficSelectors.remote)),
+        ]
+        let messageID = nextRequestID
+        nextRequestID += 1
+        let header = IKEHeader(initiatorSPI: initiatorSPI, responderSPI: responderSPI, exchangeType: .ikeAuth,
+                               flags: .initiator, messageID: messageID)
+        let bytes: [UInt8]
+        do {
+            bytes = try context.outbound.seal(header: header, payloads: payloads, random: random)
+        } catch {
+            return fail(.cryptoFailure(error))
+        }
+        state = .initiatorAuthSent(context, childSPI: childSPI)
+        return sendRequest(messageID: messageID, bytes: bytes, now: now)
+    }
+
+    mutating func handleAuthResponse(_ payloads: [Payload], context: IKESAContext, childSPI: UInt32) -> [IKESAAction] {
+        outstanding = nil
+        var actions: [IKESAAction] = [.cancelTimer(.retransmit)]
+        if payloads.notify(.authenticationFailed) != nil {
+            return actions + fail(.authenticationRejectedByPeer)
+        }
+        guard let idr = payloads.identificationResponder, let auth = payloads.authentication else {
+            if let error = payloads.notifies.first(where: { $0.type.isError }) {
+                return actions + fail(.refusedByPeer(error.type))
+            }
+            return actions + fail(.protocolViolation("IKE_AUTH response lacks IDr or AUTH"))
+        }
+        if let expected = configuration.remoteIdentity, expected != idr {
+            return actions + fail(.identityMismatch(expected: expected, received: idr))
+        }
+        let signed = PSKAuthentication.signedOctets(prf: context.suite.prf, realMessage: context.initResponse,
+                                                    peerNonce: context.nonceInitiator, skP: context.keys.skPr, identification: idr)
+        let expectedAuth = PSKAuthentication.authData(prf: context.suite.prf, sharedSecret: configuration.preSharedKey,
+                                                      signedOctets: signed)
+        guard auth.method == .sharedKeyMIC, constantTimeEqual(auth.data, expectedAuth) else {
+            return actions + fail(.pskMismatch)
+        }
+        state = .established(context)
+        actions.append(.report(.ikeSAEstablished(suite: context.suite, initiatorSPI: initiatorSPI, responderSPI: responderSPI)))
+        // The CHILD SA: a refusal here leaves the IKE SA standing (RFC 7296 §1.2).
+        if let error = payloads.notifies.first(where: { $0.type.isError }) {
+            return actions + [.report(.childSAFailed(.refusedByPeer(error.type)))]
+        }
+        guard let sa = payloads.securityAssociation, sa.proposals.count == 1,
+              let tsi = payloads.trafficSelectorsInitiator, let tsr = payloads.trafficSelectorsResponder else {
+            return actions + [.report(.childSAFailed(.protocolViolation("IKE_AUTH response lacks SA, TSi or TSr")))]
+        }
+        let chosen: Proposal
+        switch ProposalSelection.verifyResponse(offered: childProposals(spi: childSPI), chosen: sa.proposals[0],
+                                                options: ProposalSelectionOptions(ignoreKeyExchange: true)) {
+        case let .success(proposal): chosen = proposal
+        case let .failure(mismatch): return actions + [.report(.childSAFailed(.noProposalChosen(mismatch)))]
+        }
+        switch TrafficSelectorNarrowing.acceptAsInitiator(tsi: tsi.selectors, tsr: tsr.selectors, policy: configuration.trafficSelectors) {
+        case .success: break
+        case let .failure(mismatch): return actions + [.report(.childSAFailed(.trafficSelectorsUnacceptable(mismatch)))]
+        }
+        guard chosen.spi.count == 4 else {
+            return actions + [.report(.childSAFailed(.protocolViolation("CHILD SA SPI of \(chosen.spi.count) bytes")))]
+        }
+        let peerSPI = chosen.spi.reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        return actions + installChild(context: context, proposal: chosen, inboundSPI: childSPI, outboundSPI: peerSPI,
+                                      localSelectors: tsi.selectors, remoteSelectors: tsr.selectors)
+    }
+
+    func installChild(context: IKESAContext, proposal: Proposal, inboundSPI: UInt32, outboundSPI: UInt32,
+                      localSelectors: [TrafficSelector], remoteSelectors: [TrafficSelector]) -> [IKESAAction] {
+        do {
+            var suite = try ChildCipherSuite(proposal: proposal)
+            suite.dhGroup = nil  // no PFS group applies to the IKE_AUTH CHILD SA (RFC 7296 §1.2)
+            let keys = try KeyDerivation.childSAKeys(prf: context.suite.prf, skD: context.keys.skD, suite: suite,
+                                                     nonceInitiator: context.nonceInitiator, nonceResponder: context.nonceResponder)
+            let isInitiator = role == .initiator
+            let installation = ChildSAInstallation(
+                suite: suite, inboundSPI: inboundSPI, outboundSPI: outboundSPI,
+                inboundKeys: isInitiator ? keys.responderToInitiator : keys.initiatorToResponder,
+                outboundKeys: isInitiator ? keys.initiatorToResponder : keys.responderToInitiator,
+                localSelectors: localSelectors, remoteSelectors: remoteSelectors)
+            return [.installChildSA(installation),
+                    .report(.childSAEstablished(suite: suite, inboundSPI: inboundSPI, outboundSPI: outboundSPI))]
+        } catch {
+            return [.report(.childSAFailed(.cryptoFailure(error)))]
+        }
+    }
+
+    func newChildSPI() -> UInt32 {
+        var spi: UInt32 = 0
+        while spi < 256 { spi = random.uint32() }  // 1–255 are reserved (RFC 4303 §2.1)
+        return spi
+    }
+
+    // MARK: Responder
+
+    mutating func handleInitRequest(_ message: IKEMessage, raw: [UInt8]) -> [IKESAAction] {
+        if case .idle = state {} else {
+            if let cached = cachedResponse, cached.messageID == 0 { return [.send(cached.bytes)] }
+            return [.report(.messageDropped("IKE_SA_INIT request in \(phase)"))]
+        }
+        initiatorSPI = message.header.initiatorSPI
+        let payloads = message.payloads
+        guard let sa = payloads.securityAssociation, let ke = payloads.keyExchange, let nonceI = payloads.nonce else {
+            return fail(.protocolViolation("IKE_SA_INIT request lacks SA, KE or Nonce"))
+        }
+        let ours = ikeProposals()
+        // Prefer a proposal whose DH group is the one the KE payload already carries (saves a round trip).
+        let withOfferedGroup = sa.proposals.map { proposal -> Proposal in
+            guard proposal.transforms.contains(where: { $0.type == .keyExchange && $0.id == ke.group }) else { return proposal }
+            var narrowed = proposal
+            narrowed.transforms.removeAll { $0.type == .keyExchange && $0.id != ke.group }
+            return narrowed
+        }
+        let chosen: Proposal
+        switch ProposalSelection.select(ours: ours, theirs: withOfferedGroup) {
+        case let .success(proposal):
+            chosen = proposal
+        case .failure:
+            switch ProposalSelection.select(ours: ours, theirs: sa.proposals) {
+            case let .success(proposal): chosen = proposal
+            case let .failure(mismatch):
+                return [.send(refusal(to: message.header, notify: NotifyPayload(type: .noProposalChosen)))]
+                    + fail(.noProposalChosen(mismatch))
+            }
+        }
+        let suite: IKECipherSuite
+        do {
+            suite = try IKECipherSuite(proposal: chosen)
+        } catch {
+            return fail(.cryptoFailure(error))
+        }
+        guard ke.group == suite.dhGroup.rawValue else {
+            // RFC 7296 §1.2: stay stateless and name the group we want.
+            var group: [UInt8] = []
+            group.appendU16(suite.dhGroup.rawValue)
+            state = .idle
+            return [.send(refusal(to: message.header, notify: NotifyPayload(type: .invalidKEPayload, data: group))),
+                    .report(.messageDropped("INVALID_KE_PAYLOAD: peer sent group \(ke.group), we chose \(suite.dhGroup)"))]
+        }
+        while responderSPI == 0 { responderSPI = random.uint64() }
+        let nonceR = random.bytes(32)
+        let context: IKESAContext
+        let keyPair: KeyExchangeKeyPair
+        do {
+            keyPair = try KeyExchangeKeyPair.generate(group: suite.dhGroup, random: random)
+        } catch {
+            return fail(.cryptoFailure(error))
+        }
+        var responsePayloads: [Payload] = [
+            .securityAssociation(SecurityAssociationPayload(proposals: [chosen])),
+            .keyExchange(KeyExchangePayload(group: suite.dhGroup.rawValue, data: keyPair.publicValue)),
+            .nonce(NoncePayload(data: nonceR)),
+        ]
+        responsePayloads += natDetectionNotifies(responderSPI: responderSPI)
+        responsePayloads.append(.notify(NotifyPayload(type: .ikev2FragmentationSupported)))
+        let header = IKEHeader(initiatorSPI: initiatorSPI, responderSPI: responderSPI, exchangeType: .ikeSAInit,
+                               flags: .response, messageID: 0)
+        let response = IKEMessage(header: header, payloads: responsePayloads).emit()
+        do {
+            context = try makeContext(suite: suite, keyPair: keyPair, peerPublic: ke.data, nonceI: nonceI.data, nonceR: nonceR,
+                                      initRequest: raw, initResponse: response)
+        } catch {
+            return fail(.cryptoFailure(error))
+        }
+        state = .responderAwaitingAuth(context)
+        cachedResponse = (0, response)
+        var actions: [IKESAAction] = [.send(response)]
+        // The request's NAT-D hashes were computed with SPIr = 0.
+        let spiR = responderSPI
+        responderSPI = 0
+        if let nat = natReport(payloads: payloads) { actions.append(nat) }
+        responderSPI = spiR
+        return actions
+    }
+
+    func refusal(to request: IKEHeader, notify: NotifyPayload) -> [UInt8] {
+        let header = IKEHeader(initiatorSPI: request.initiatorSPI, responderSPI: 0, exchangeType: request.exchangeType,
+                               flags: .response, messageID: request.messageID)
+        return IKEMessage(header: header, payloads: [.notify(notify)]).emit()
+    }
+
+    mutating func handleAuthRequest(_ payloads: [Payload], header: IKEHeader, context: IKESAContext) -> [IKESAAction] {
+        guard let idi = payloads.identificationInitiator, let auth = payloads.authentication else {
+            return respondAndFail([.notify(NotifyPayload(type: .authenticationFailed))], header: header, context: context,
+                                  cause: .protocolViolation("IKE_AUTH request lacks IDi or AUTH"))
+        }
+        if let expected = configuration.remoteIdentity, expected != idi {
+            return respondAndFail([.notify(NotifyPayload(type: .authenticationFailed))], header: header, context: context,
+                                  cause: .identityMismatch(expected: expected, received: idi))
+        }
+        let signed = PSKAuthentication.signedOctets(prf: context.suite.prf, realMessage: context.initRequest,
+                                                    peerNonce: context.nonceResponder, skP: context.keys.skPi, identification: idi)
+        let expectedAuth = PSKAuthentication.authData(prf: context.suite.prf, sharedSecret: configuration.preSharedKey,
+                                                      signedOctets: signed)
+        guard auth.method == .sharedKeyMIC, constantTimeEqual(auth.data, expectedAuth) else {
+            return respondAndFail([.notify(NotifyPayload(type: .authenticationFailed))], header: header, context: context,
+                                  cause: .pskMismatch)
+        }
+        let identity = configuration.localIdentity
+        let ourSigned = PSKAuthentication.signedOctets(prf: context.suite.prf, realMessage: context.initResponse,
+                                                       peerNonce: context.nonceInitiator, skP: context.keys.skPr,
+                                                       identification: identity)
+        let ourAuth = PSKAuthentication.authData(prf: context.suite.prf, sharedSecret: configuration.preSharedKey,
+                                                 signedOctets: ourSigned)
+        var response: [Payload] = [.identificationResponder(identity),
+                                   .authentication(AuthenticationPayload(method: .sharedKeyMIC, data: ourAuth))]
+        var actions: [IKESAAction] = [.report(.ikeSAEstablished(suite: context.suite, initiatorSPI: initiatorSPI,
+                                                                 responderSPI: responderSPI))]
+        var childActions: [IKESAAction] = []
+        switch negotiateChild(payloads) {
+        case let .success((chosenTheirs, tsi, tsr)):
+            let childSPI = newChildSPI()
+            var ourAnswer = chosenTheirs
+            ourAnswer.spi = []
+            ourAnswer.spi.appendU32(childSPI)
+            let peerSPI = chosenTheirs.spi.reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+            response += [.securityAssociation(SecurityAssociationPayload(proposals: [ourAnswer])),
+                         .trafficSelectorInitiator(TrafficSelectorPayload(selectors: tsi)),
+                         .trafficSelectorResponder(TrafficSelectorPayload(selectors: tsr))]
+            childActions = installChild(context: context, proposal: chosenTheirs, inboundSPI: childSPI, outboundSPI: peerSPI,
+                                        localSelectors: tsr, remoteSelectors: tsi)
+        case let .failure(refusal):
+            response.append(.notify(refusal.notify))
+            childActions = [.report(.childSAFailed(refusal.cause))]
+        }
+        let bytes: [UInt8]
+        do {
+            bytes = try context.outbound.seal(header: responseHeader(for: header), payloads: response, random: random)
+        } catch {
+            return fail(.cryptoFailure(error))
+        }
+        state = .established(context)
+        cachedResponse = (header.messageID, bytes)
+        actions.insert(.send(bytes), at: 0)
+        return actions + childActions
+    }
+
+    struct ChildRefusal: Error {
+        var notify: NotifyPayload
+        var cause: IKEFailureCause
+    }
+
+    func negotiateChild(_ payloads: [Payload]) -> Result<(Proposal, [TrafficSelector], [TrafficSelector]), ChildRefusal> {
+        guard let sa = payloads.securityAssociation, let tsi = payloads.trafficSelectorsInitiator,
+              let tsr = payloads.trafficSelectorsResponder else {
+            return .failure(ChildRefusal(notify: NotifyPayload(type: .noProposalChosen),
+                                         cause: .protocolViolation("IKE_AUTH request lacks SA, TSi or TSr")))
+        }
+        let chosen: Proposal
+        switch ProposalSelection.select(ours: childProposals(spi: 0), theirs: sa.proposals,
+                                        options: ProposalSelectionOptions(ignoreKeyExchange: true)) {
+        case let .success(proposal): chosen = proposal
+        case let .failure(mismatch):
+            return .failure(ChildRefusal(notify: NotifyPayload(type: .noProposalChosen), cause: .noProposalChosen(mismatch)))
+        }
+        guard chosen.spi.count == 4 else {
+            return .failure(ChildRefusal(notify: NotifyPayload(type: .invalidSyntax),
+                                         cause: .protocolViolation("CHILD SA SPI of \(chosen.spi.count) bytes")))
+        }
+        switch TrafficSelectorNarrowing.narrowAsResponder(tsi: tsi.selectors, tsr: tsr.selectors, policy: configuration.trafficSelectors) {
+        case let .success(narrowed): return .success((chosen, narrowed.tsi, narrowed.tsr))
+        case let .failure(mismatch):
+            return .failure(ChildRefusal(notify: NotifyPayload(type: .tsUnacceptable), cause: .trafficSelectorsUnacceptable(mismatch)))
+        }
+    }
+
+    func responseHeader(for request: IKEHeader) -> IKEHeader {
+        IKEHeader(initiatorSPI: initiatorSPI, responderSPI: responderSPI, exchangeType: request.exchangeType,
+                  flags: role == .initiator ? [.initiator, .response] : .response, messageID: request.messageID)
+    }
+
+    mutating func respondAndFail(_ payloads: [Payload], header: IKEHeader, context: IKESAContext,
+                                 cause: IKEFailureCause) -> [IKESAAction] {
+        var actions: [IKESAAction] = []
+        if let bytes = try? context.outbound.seal(header: responseHeader(for: header), payloads: payloads, random: random) {
+            cachedResponse = (header.messageID, bytes)
+            actions.append(.send(bytes))
+        }
+        return actions + fail(cause)
+    }
+
+    // MARK: Established
+
+    mutating func handleInformationalRequest(_ payloads: [Payload], header: IKEHeader, context: IKESAContext) -> [IKESAAction] {
+        let deletesIKE = payloads.contains {
+            if case let .delete(d) = $0 { return d.protocolID == .ike }
+            return false
+        }
+        guard let bytes = try? context.outbound.seal(header: responseHeader(for: header), payloads: [], random: random) else {
+            return [.report(.messageDropped("could not seal INFORMATIONAL response"))]
+        }
+        cachedResponse = (header.messageID, bytes)
+        if deletesIKE {
+            state = .deleted
+            return [.send(bytes), .report(.deletedByPeer)]
+        }
+        return [.send(bytes)]
+    }
+
+    // MARK: Common
+
+    mutating func receive(_ bytes: [UInt8], now: IKEInstant) -> [IKESAAction] {
+        let message: IKEMessage
+        do {
+            message = try IKEMessage.parse(bytes)
+        } catch {
+            return [.report(.messageDropped("unparsable: \(error)"))]
+        }
+        let header = message.header
+        guard header.initiatorSPI == initiatorSPI || (role == .responder && initiatorSPI == 0) else {
+            return [.report(.messageDropped("unknown initiator SPI"))]
+        }
+        if header.isResponse {
+            guard let outstanding, outstanding.messageID == header.messageID else {
+                return [.report(.messageDropped("response to message ID \(header.messageID) we did not send"))]
+            }
+        } else if let cached = cachedResponse, cached.messageID == header.messageID, header.exchangeType != .ikeSAInit {
+            return [.send(cached.bytes)]  // RFC 7296 §2.1: retransmitted request, same answer
+        }
+        switch (state, header.exchangeType, header.isResponse) {
+        case (.initiatorInitSent, .ikeSAInit, true):
+            return handleInitResponse(message, raw: bytes, now: now)
+        case (.idle, .ikeSAInit, false), (.responderAwaitingAuth, .ikeSAInit, false):
+            guard role == .responder else { return [.report(.messageDropped("IKE_SA_INIT request to an initiator"))] }
+            return handleInitRequest(message, raw: bytes)
+        case let (.initiatorAuthSent(context, childSPI), .ikeAuth, true):
+            guard header.responderSPI == responderSPI else { return [.report(.messageDropped("unknown responder SPI"))] }
+            switch openPayloads(message, raw: bytes, context: context) {
+            case let .success(payloads): return handleAuthResponse(payloads, context: context, childSPI: childSPI)
+            case let .failure(error): return [.report(.messageDropped("IKE_AUTH response: \(error)"))]
+            }
+        case let (.responderAwaitingAuth(context), .ikeAuth, false):
+            guard header.responderSPI == responderSPI, header.messageID == 1 else {
+                return [.report(.messageDropped("IKE_AUTH with SPI or message ID out of place"))]
+            }
+            switch openPayloads(message, raw: bytes, context: context) {
+            case let .success(payloads): return handleAuthRequest(payloads, header: header, context: context)
+            case let .failure(error): return [.report(.messageDropped("IKE_AUTH request: \(error)"))]
+            }
+        case let (.established(context), .informational, false):
+            switch openPayloads(message, raw: bytes, context: context) {
+            case let .success(payloads): return handleInformationalRequest(payloads, header: header, context: context)
+            case let .failure(error): return [.report(.messageDropped("INFORMATIONAL: \(error)"))]
+            }
+        default:
+            return [.report(.messageDropped("\(header.exchangeType) \(header.isResponse ? "response" : "request") in \(phase)"))]
+        }
+    }
+
+    func openPayloads(_ message: IKEMessage, raw: [UInt8], context: IKESAContext) -> Result<[Payload], IKEMessageError> {
+        do {
+            return .success(try context.inbound.open(message, rawBytes: raw))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    mutating func sendRequest(messageID: UInt32, bytes: [UInt8], now: IKEInstant) -> [IKESAAction] {
+        outstanding = OutstandingRequest(messageID: messageID, bytes: bytes, transmissions: 1)
+        return [.send(bytes), .armTimer(.retransmit, deadline: now + configuration.retransmission.timeout(afterAttempt: 0))]
+    }
+
+    mutating func retransmit(now: IKEInstant) -> [IKESAAction] {
+        guard var request = outstanding else { return [] }
+        let retransmits = request.transmissions - 1
+        guard retransmits < configuration.retransmission.maximumRetransmits else {
+            outstanding = nil
+            return fail(.noResponse(retransmits: retransmits))
+        }
+        request.transmissions += 1
+        outstanding = request
+        let wait = configuration.retransmission.timeout(afterAttempt: request.transmissions - 1)
+        return [.send(request.bytes), .armTimer(.retransmit, deadline: now + wait)]
+    }
+
+    mutating func fail(_ cause: IKEFailureCause) -> [IKESAAction] {
+        state = .failed(cause)
+        outstanding = nil
+        return [.report(.failed(cause))]
+    }
+}

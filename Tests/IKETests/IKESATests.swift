@@ -1,0 +1,278 @@
+import Testing
+@testable import IKE
+
+/// Two IKE SAs in one process, joined by an in-memory wire, driven by a mock clock.
+struct TwoPeers {
+    var initiator: IKESA
+    var responder: IKESA
+    var now = IKEInstant.zero
+    var initiatorActions: [IKESAAction] = []
+    var responderActions: [IKESAAction] = []
+    /// Datagrams in flight: (to responder?, bytes).
+    var wire: [(toResponder: Bool, bytes: [UInt8])] = []
+    /// Drops the next datagram whose index (0-based, over all sends) is in this set.
+    var dropSends: Set<Int> = []
+    var sendCount = 0
+
+    static let initiatorEndpoint = IKEEndpoint(address: [192, 0, 2, 1])
+    static let responderEndpoint = IKEEndpoint(address: [198, 51, 100, 7])
+
+    init(initiatorPSK: String = "correct horse", responderPSK: String = "correct horse",
+         initiatorSuites: [IKECipherSuite] = DefaultProposals.vpngwDefault.ike,
+         responderSuites: [IKECipherSuite] = DefaultProposals.vpngwDefault.ike,
+         initiatorChild: [ChildCipherSuite] = DefaultProposals.vpngwDefault.child,
+         responderChild: [ChildCipherSuite] = DefaultProposals.vpngwDefault.child,
+         initiatorSelectors: TrafficSelectorPolicy = .routeBased, responderSelectors: TrafficSelectorPolicy = .routeBased,
+         responderExpects: IdentificationPayload? = nil) {
+        initiator = IKESA(role: .initiator, configuration: IKEPeerConfiguration(
+            local: Self.initiatorEndpoint, remote: Self.responderEndpoint, preSharedKey: ascii(initiatorPSK),
+            ikeSuites: initiatorSuites, childSuites: initiatorChild, trafficSelectors: initiatorSelectors), random: TestRandom(seed: 11))
+        responder = IKESA(role: .responder, configuration: IKEPeerConfiguration(
+            local: Self.responderEndpoint, remote: Self.initiatorEndpoint, remoteIdentity: responderExpects,
+            preSharedKey: ascii(responderPSK), ikeSuites: responderSuites, childSuites: responderChild,
+            trafficSelectors: responderSelectors), random: TestRandom(seed: 22))
+    }
+
+    mutating func absorb(_ actions: [IKESAAction], fromInitiator: Bool) {
+        if fromInitiator { initiatorActions += actions } else { responderActions += actions }
+        for case let .send(bytes) in actions {
+            defer { sendCount += 1 }
+            if dropSends.contains(sendCount) { continue }
+            wire.append((fromInitiator, bytes))
+        }
+    }
+
+    mutating func start() {
+        absorb(initiator.handle(.start, now: now), fromInitiator: true)
+    }
+
+    /// Delivers datagrams until the wire is empty.
+    mutating func run() {
+        var guardCount = 0
+        while !wire.isEmpty && guardCount < 100 {
+            guardCount += 1
+            let (toResponder, bytes) = wire.removeFirst()
+            if toResponder {
+                absorb(responder.handle(.received(bytes), now: now), fromInitiator: false)
+            } else {
+                absorb(initiator.handle(.received(bytes), now: now), fromInitiator: true)
+            }
+        }
+    }
+
+    mutating func advance(to instant: IKEInstant) {
+        now = instant
+    }
+
+    mutating func fireInitiatorRetransmit() {
+        absorb(initiator.handle(.timerFired(.retransmit), now: now), fromInitiator: true)
+    }
+
+    static func installs(_ actions: [IKESAAction]) -> [ChildSAInstallation] {
+        actions.compactMap { if case let .installChildSA(child) = $0 { return child } else { return nil } }
+    }
+
+    static func reports(_ actions: [IKESAAction]) -> [IKESAReport] {
+        actions.compactMap { if case let .report(report) = $0 { return report } else { return nil } }
+    }
+
+    static func lastDeadline(_ actions: [IKESAAction]) -> IKEInstant? {
+        actions.compactMap { if case let .armTimer(_, deadline) = $0 { return deadline } else { return nil } }.last
+    }
+}
+
+@Suite struct IKESATests {
+    func expectMatchingChildren(_ peers: TwoPeers) throws {
+        let i = try #require(TwoPeers.installs(peers.initiatorActions).first)
+        let r = try #require(TwoPeers.installs(peers.responderActions).first)
+        #expect(i.suite == r.suite)
+        #expect(i.outboundSPI == r.inboundSPI && i.inboundSPI == r.outboundSPI)
+        #expect(i.outboundKeys == r.inboundKeys && i.inboundKeys == r.outboundKeys)
+        #expect(i.outboundKeys != i.inboundKeys)
+        #expect(i.localSelectors == r.remoteSelectors && i.remoteSelectors == r.localSelectors)
+        #expect(i.outboundKeys.encryptionKey.count == i.suite.encryption.keyMaterialLength)
+    }
+
+    @Test func initAndAuthEstablishWithMatchingChildKeys() throws {
+        var peers = TwoPeers()
+        peers.start()
+        peers.run()
+        #expect(peers.initiator.phase == .established)
+        #expect(peers.responder.phase == .established)
+        try expectMatchingChildren(peers)
+        let expectedSuite = IKECipherSuite(encryption: .aesGCM16(keyBits: 256), integrity: nil, prf: .hmacSHA2_256, dhGroup: .curve25519)
+        #expect(TwoPeers.reports(peers.initiatorActions).contains(.ikeSAEstablished(
+            suite: expectedSuite, initiatorSPI: peers.initiator.initiatorSPI, responderSPI: peers.initiator.responderSPI)))
+        #expect(TwoPeers.reports(peers.responderActions).contains(.natDetected(localBehindNAT: false, remoteBehindNAT: false)))
+        #expect(peers.initiatorActions.contains(.cancelTimer(.retransmit)))
+        // Two exchanges, four datagrams.
+        #expect(peers.sendCount == 4)
+    }
+
+    @Test(arguments: [
+        IKECipherSuite(encryption: .aesCBC(keyBits: 256), integrity: .hmacSHA1_96, prf: .hmacSHA1, dhGroup: .modp1024),
+        IKECipherSuite(encryption: .aesCBC(keyBits: 128), integrity: .hmacSHA2_256_128, prf: .hmacSHA2_256, dhGroup: .modp2048),
+        IKECipherSuite(encryption: .aesGCM16(keyBits: 128), integrity: nil, prf: .hmacSHA2_384, dhGroup: .ecp384),
+        IKECipherSuite(encryption: .chacha20Poly1305, integrity: nil, prf: .hmacSHA2_512, dhGroup: .ecp521),
+        IKECipherSuite(encryption: .aesCBC(keyBits: 256), integrity: .hmacSHA2_512_256, prf: .hmacSHA2_256, dhGroup: .ecp256),
+    ])
+    func everySuiteEstablishes(_ suite: IKECipherSuite) throws {
+        var peers = TwoPeers(initiatorSuites: [suite], responderSuites: [suite],
+                             initiatorChild: DefaultProposals.azureRouteBased.child, responderChild: DefaultProposals.azureRouteBased.child)
+        peers.start()
+        peers.run()
+        #expect(peers.initiator.phase == .established && peers.responder.phase == .established)
+        try expectMatchingChildren(peers)
+    }
+
+    @Test func azureDefaultsAgainstAzureDefaults() throws {
+        let azure = DefaultProposals.azureRouteBased
+        var peers = TwoPeers(initiatorSuites: azure.ike, responderSuites: azure.ike,
+                             initiatorChild: azure.child, responderChild: azure.child + azure.childAcceptedAsResponder)
+        peers.start()
+        peers.run()
+        try expectMatchingChildren(peers)
+        #expect(TwoPeers.installs(peers.initiatorActions).first?.suite == ChildCipherSuite(encryption: .aesGCM16(keyBits: 256), integrity: nil))
+    }
+
+    @Test func wrongPSKIsReportedAsPSKMismatch() {
+        var peers = TwoPeers(initiatorPSK: "correct horse", responderPSK: "battery staple")
+        peers.start()
+        peers.run()
+        #expect(peers.responder.failureCause == .pskMismatch)
+        #expect(TwoPeers.reports(peers.responderActions).contains(.failed(.pskMismatch)))
+        #expect(peers.initiator.failureCause == .authenticationRejectedByPeer)
+        #expect(TwoPeers.installs(peers.initiatorActions).isEmpty && TwoPeers.installs(peers.responderActions).isEmpty)
+        #expect(IKEFailureCause.pskMismatch.description.contains("PSK mismatch"))
+    }
+
+    @Test func identityMismatchIsNotReportedAsPSKMismatch() {
+        let expected = IdentificationPayload(idType: .fqdn, data: ascii("branch.example"))
+        var peers = TwoPeers(responderExpects: expected)
+        peers.start()
+        peers.run()
+        #expect(peers.responder.failureCause == .identityMismatch(expected: expected, received: TwoPeers.initiatorEndpoint.identification))
+        #expect(peers.initiator.failureCause == .authenticationRejectedByPeer)
+    }
+
+    @Test func invalidKEPayloadRetriesWithTheRequestedGroup() throws {
+        let initiatorSuites = [
+            IKECipherSuite(encryption: .aesGCM16(keyBits: 256), integrity: nil, prf: .hmacSHA2_256, dhGroup: .curve25519),
+            IKECipherSuite(encryption: .aesGCM16(keyBits: 256), integrity: nil, prf: .hmacSHA2_256, dhGroup: .modp2048),
+        ]
+        let responderSuites = [IKECipherSuite(encryption: .aesGCM16(keyBits: 256), integrity: nil, prf: .hmacSHA2_256, dhGroup: .modp2048)]
+        var peers = TwoPeers(initiatorSuites: initiatorSuites, responderSuites: responderSuites)
+        peers.start()
+        peers.run()
+        #expect(TwoPeers.reports(peers.initiatorActions).contains(.retryingWithKeyExchangeGroup(14)))
+        #expect(peers.initiator.phase == .established && peers.responder.phase == .established)
+        try expectMatchingChildren(peers)
+    }
+
+    @Test func noCommonProposalIsExplained() {
+        var peers = TwoPeers(initiatorSuites: DefaultProposals.azureRouteBased.ike, responderSuites: DefaultProposals.vpngwDefault.ike)
+        peers.start()
+        peers.run()
+        guard case let .noProposalChosen(mismatch)? = peers.responder.failureCause else {
+            Issue.record("responder should explain NO_PROPOSAL_CHOSEN, got \(String(describing: peers.responder.failureCause))")
+            return
+        }
+        #expect(mismatch.description.contains("they offered ENCR_AES_CBC-256, PRF_HMAC_SHA1, AUTH_HMAC_SHA1_96, MODP_1024"))
+        #expect(peers.initiator.failureCause == .refusedByPeer(.noProposalChosen))
+    }
+
+    @Test func trafficSelectorMismatchKeepsTheIKESA() {
+        let initiatorPolicy = TrafficSelectorPolicy(local: [.prefix([10, 1, 0, 0], length: 16)], remote: [.prefix([10, 2, 0, 0], length: 16)])
+        let responderPolicy = TrafficSelectorPolicy(local: [.prefix([10, 2, 0, 0], length: 16)], remote: [.prefix([10, 9, 0, 0], length: 16)])
+        var peers = TwoPeers(initiatorSelectors: initiatorPolicy, responderSelectors: responderPolicy)
+        peers.start()
+        peers.run()
+        #expect(peers.initiator.phase == .established && peers.responder.phase == .established)
+        #expect(TwoPeers.installs(peers.responderActions).isEmpty)
+        #expect(TwoPeers.reports(peers.initiatorActions).contains(.childSAFailed(.refusedByPeer(.tsUnacceptable))))
+        let responderChildFailure = TwoPeers.reports(peers.responderActions).first {
+            if case .childSAFailed = $0 { return true } else { return false }
+        }
+        guard case let .childSAFailed(.trafficSelectorsUnacceptable(mismatch))? = responderChildFailure else {
+            Issue.record("responder should name the selectors")
+            return
+        }
+        #expect(mismatch.description.contains("10.1.0.0/16") && mismatch.description.contains("10.9.0.0/16"))
+    }
+
+    @Test func policyBasedSelectorsAreNarrowed() throws {
+        let initiatorPolicy = TrafficSelectorPolicy(local: [.prefix([10, 1, 0, 0], length: 16)], remote: [.prefix([10, 2, 0, 0], length: 16)])
+        let responderPolicy = TrafficSelectorPolicy(local: [.prefix([10, 2, 0, 0], length: 16)], remote: [.prefix([10, 1, 1, 0], length: 24)])
+        var peers = TwoPeers(initiatorSelectors: initiatorPolicy, responderSelectors: responderPolicy)
+        peers.start()
+        peers.run()
+        try expectMatchingChildren(peers)
+        #expect(TwoPeers.installs(peers.initiatorActions).first?.localSelectors == [.prefix([10, 1, 1, 0], length: 24)])
+    }
+
+    @Test func lostResponseIsRetransmittedAndAnsweredFromCache() throws {
+        var peers = TwoPeers()
+        peers.dropSends = [3]  // the IKE_AUTH response
+        peers.start()
+        peers.run()
+        #expect(peers.initiator.phase == .authSent)
+        #expect(peers.responder.phase == .established)
+        let deadline = try #require(TwoPeers.lastDeadline(peers.initiatorActions))
+        #expect(deadline == IKEInstant.zero + .seconds(4))
+        peers.advance(to: deadline)
+        peers.fireInitiatorRetransmit()
+        peers.run()
+        #expect(peers.initiator.phase == .established)
+        #expect(TwoPeers.installs(peers.responderActions).count == 1)
+        try expectMatchingChildren(peers)
+    }
+
+    @Test func silentPeerIsReportedAfterTheRetransmits() {
+        var peers = TwoPeers()
+        peers.start()
+        peers.wire.removeAll()
+        var deadlines: [IKEInstant] = []
+        for _ in 0..<6 {
+            guard let deadline = TwoPeers.lastDeadline(peers.initiatorActions) else { break }
+            deadlines.append(deadline)
+            peers.initiatorActions.removeAll()
+            peers.advance(to: deadline)
+            peers.fireInitiatorRetransmit()
+        }
+        #expect(peers.initiator.failureCause == .noResponse(retransmits: 5))
+        // 4 s, then ×1.8 each time (4, 7.2, 12.96, 23.3, 42.0 s), the last wait capped at 60 s:
+        // deadlines 4, 11.2, 24.16, 47.49, 89.48, 149.48 s.
+        #expect(deadlines.count == 6)
+        #expect(deadlines.first == IKEInstant.zero + .seconds(4))
+        #expect(abs(Double(deadlines.last!.nanoseconds) / 1e9 - 149.48) < 0.01)
+    }
+
+    @Test func livenessCheckIsAnswered() throws {
+        var peers = TwoPeers()
+        peers.start()
+        peers.run()
+        // An empty INFORMATIONAL request from the initiator (built by hand: the machine does not send DPD yet).
+        let keys = try #require({ () -> IKESAContext? in
+            if case let .established(context) = peers.initiator.state { return context }
+            return nil
+        }())
+        let header = IKEHeader(initiatorSPI: peers.initiator.initiatorSPI, responderSPI: peers.initiator.responderSPI,
+                               exchangeType: .informational, flags: .initiator, messageID: 2)
+        let request = try keys.outbound.seal(header: header, payloads: [], random: TestRandom(seed: 5))
+        let actions = peers.responder.handle(.received(request), now: peers.now)
+        guard case let .send(response)? = actions.first else {
+            Issue.record("no INFORMATIONAL response")
+            return
+        }
+        let message = try IKEMessage.parse(response)
+        #expect(message.header.isResponse && message.header.messageID == 2)
+        #expect(try keys.inbound.open(message, rawBytes: response) == [])
+    }
+
+    @Test func garbageIsDroppedWithADiagnostic() {
+        var peers = TwoPeers()
+        let actions = peers.responder.handle(.received([1, 2, 3]), now: .zero)
+        #expect(TwoPeers.reports(actions).count == 1)
+        #expect(peers.responder.phase == .idle)
+    }
+}
