@@ -74,6 +74,11 @@ let package = Package(
         .target(name: "CDataPlane", path: "Sources/CDataPlane"),
         .target(name: "DataPlane", dependencies: ["CDataPlane", "ESP"], swiftSettings: strict),
 
+        // Pure PPP core (RFC 1661/1332/1877/2759/3079): LCP, MS-CHAPv2, IPCP; MD4 and DES included.
+        .target(name: "PPP", dependencies: [.product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
+        // Pure SSTP core ([MS-SSTP]): codec, HTTP hello, call state machines, crypto binding.
+        .target(name: "SSTP", dependencies: ["PPP", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
+
         // Composition root: CLI + `serve`.
         .executableTarget(name: "vpngw", dependencies: [
             "GatewayModel", "GatewayStore", "GatewayControl", "GatewayAPI", "GatewayClient", "DataPlane", "ESP",
@@ -88,5 +93,7 @@ let package = Package(
         .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
         .testTarget(name: "ESPTests", dependencies: ["ESP", "CAllocationCounter"]),
         .testTarget(name: "IKETests", dependencies: ["IKE"]),
+        .testTarget(name: "PPPTests", dependencies: ["PPP"]),
+        .testTarget(name: "SSTPTests", dependencies: ["SSTP"]),
     ]
 )

@@ -1,0 +1,1 @@
+// SSTP core ([MS-SSTP]); see the files beside this one.
