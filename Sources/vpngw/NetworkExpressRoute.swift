@@ -14,7 +14,7 @@ let expressRouteColumns: [Column] = [
     col("Sku", "sku.name"),
     col("CircuitState", "properties.circuitProvisioningState"),
     col("ProviderState", "properties.serviceProviderProvisioningState"),
-    ("Peerings", { row in ((jsonValue(row, "properties.peerings") as? [[String: Any]]) ?? []).compactMap { $0["name"] as? String }.joined(separator: ",") }),
+    dashed(("Peerings", { row in ((jsonValue(row, "properties.peerings") as? [[String: Any]]) ?? []).compactMap { $0["name"] as? String }.joined(separator: ",") })),
     col("State", "properties.provisioningState"),
 ]
 
@@ -28,29 +28,38 @@ struct ExpressRoute: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "express-route", abstract: "Manage ExpressRoute circuits and their peerings.",
         discussion: """
-        A circuit is a private link from a provider. Connect it to a virtual network through an
-        ExpressRoute gateway once it has an AzurePrivatePeering:
+        A circuit is a private link through a connectivity provider. Once it has \
+        an AzurePrivatePeering, connect it to a virtual network through an \
+        ExpressRoute gateway.
 
-          vpngw network express-route create -g rg1 -n er1 --bandwidth 200 --provider Equinix --peering-location "Silicon Valley"
-          vpngw network express-route peering create -g rg1 --circuit-name er1 --peering-type AzurePrivatePeering \\
-            --peer-asn 65020 --primary-peer-subnet 192.168.100.0/30 --secondary-peer-subnet 192.168.100.4/30 --vlan-id 200
-          vpngw network vnet-gateway create -g rg1 -n ergw --vnet vnet1 --gateway-type ExpressRoute --sku ErGw1AZ
-          vpngw network vpn-connection create -g rg1 -n er-conn --vnet-gateway1 ergw --express-route-circuit2 er1
+        Examples:
+          vpngw network express-route create -g rg1 -n er1 --bandwidth 200 \\
+            --provider Equinix --peering-location "Silicon Valley"
+          vpngw network express-route peering create -g rg1 --circuit-name er1 \\
+            --peering-type AzurePrivatePeering --peer-asn 65020 --vlan-id 200 \\
+            --primary-peer-subnet 192.168.100.0/30 \\
+            --secondary-peer-subnet 192.168.100.4/30
+          vpngw network vnet-gateway create -g rg1 -n ergw --vnet vnet1 \\
+            --gateway-type ExpressRoute --sku ErGw1AZ
+          vpngw network vpn-connection create -g rg1 -n er-conn \\
+            --vnet-gateway1 ergw --express-route-circuit2 er1
         """,
         subcommands: [Create.self, Show.self, List.self, Update.self, Delete.self, PeeringCommand.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create or update an ExpressRoute circuit.",
             discussion: """
-            Example: vpngw network express-route create -g rg1 -n er1 --bandwidth 200 --provider Equinix \\
-                       --peering-location "Silicon Valley" --sku-tier Standard --sku-family MeteredData
+            Example:
+              vpngw network express-route create -g rg1 -n er1 --bandwidth 200 \\
+                --provider Equinix --peering-location "Silicon Valley" \\
+                --sku-tier Standard --sku-family MeteredData
             """)
         @OptionGroup var resource: ResourceOptions
         @Option(name: .customLong("bandwidth"), help: "Bandwidth in Mbps (50, 100, 200, 500, 1000, 2000, 5000 or 10000).") var bandwidth: Int
         @Option(name: .customLong("provider"), help: "Connectivity provider name.") var provider: String
         @Option(name: .customLong("peering-location"), help: "Peering location (the provider's site).") var peeringLocation: String
-        @Option(name: .customLong("sku-tier"), help: "Local, Standard, Premium or Basic (default Standard).") var skuTier: CircuitSkuTier?
-        @Option(name: .customLong("sku-family"), help: "MeteredData or UnlimitedData (default MeteredData).") var skuFamily: CircuitSkuFamily?
+        @Option(name: .customLong("sku-tier"), help: "SKU tier (default Standard).") var skuTier: CircuitSkuTier?
+        @Option(name: .customLong("sku-family"), help: "SKU family (default MeteredData).") var skuFamily: CircuitSkuFamily?
         @Flag(name: .customLong("allow-classic-operations"), help: "Allow classic (ASM) operations on the circuit.") var allowClassic = false
         @OptionGroup var common: CommonCreateOptions
         @OptionGroup var client: ClientOptions
@@ -74,7 +83,7 @@ struct ExpressRoute: AsyncParsableCommand {
     }
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show an ExpressRoute circuit (with its service key and peerings).",
-            discussion: "Example: vpngw network express-route show -g rg1 -n er1 -o table")
+            discussion: "Example:\n  vpngw network express-route show -g rg1 -n er1 -o table")
         @OptionGroup var resource: ResourceOptions
         @OptionGroup var client: ClientOptions
         func run() async throws {
@@ -85,7 +94,7 @@ struct ExpressRoute: AsyncParsableCommand {
     }
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List ExpressRoute circuits (of a group, or of the subscription).",
-            discussion: "Example: vpngw network express-route list -o table")
+            discussion: "Example:\n  vpngw network express-route list -o table")
         @Option(name: [.customShort("g"), .customLong("resource-group")], help: "Resource group (default: all).") var group: String?
         @OptionGroup var client: ClientOptions
         func run() async throws {
@@ -99,13 +108,15 @@ struct ExpressRoute: AsyncParsableCommand {
             discussion: """
             Only the flags given change.
 
-            Example: vpngw network express-route update -g rg1 -n er1 --bandwidth 500 --sku-tier Premium
+            Example:
+              vpngw network express-route update -g rg1 -n er1 --bandwidth 500 \\
+                --sku-tier Premium
             """)
         @OptionGroup var resource: ResourceOptions
         @Option(name: .customLong("bandwidth"), help: "Bandwidth in Mbps.") var bandwidth: Int?
-        @Option(name: .customLong("sku-tier"), help: "Local, Standard, Premium or Basic.") var skuTier: CircuitSkuTier?
-        @Option(name: .customLong("sku-family"), help: "MeteredData or UnlimitedData.") var skuFamily: CircuitSkuFamily?
-        @Option(name: .customLong("allow-classic-operations"), help: "true or false.") var allowClassic: BoolArgument?
+        @Option(name: .customLong("sku-tier"), help: "New SKU tier.") var skuTier: CircuitSkuTier?
+        @Option(name: .customLong("sku-family"), help: "New SKU family.") var skuFamily: CircuitSkuFamily?
+        @Option(name: .customLong("allow-classic-operations"), help: "Allow classic (ASM) operations.") var allowClassic: BoolArgument?
         @Option(name: .customLong("tags"), parsing: .upToNextOption, help: "Space-separated tags: key[=value] ... (replaces all tags).") var tags: [String] = []
         @OptionGroup var client: ClientOptions
         func run() async throws {
@@ -127,7 +138,7 @@ struct ExpressRoute: AsyncParsableCommand {
     }
     struct Delete: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Delete an ExpressRoute circuit (refused while connections use it).",
-            discussion: "Example: vpngw network express-route delete -g rg1 -n er1")
+            discussion: "Example:\n  vpngw network express-route delete -g rg1 -n er1")
         @OptionGroup var resource: ResourceOptions
         @OptionGroup var client: ClientOptions
         func run() async throws {
@@ -148,8 +159,11 @@ struct ExpressRoute: AsyncParsableCommand {
     struct PeeringCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "peering", abstract: "Manage a circuit's BGP peerings (AzurePrivatePeering links virtual networks).",
             discussion: """
-              vpngw network express-route peering create -g rg1 --circuit-name er1 --peering-type AzurePrivatePeering \\
-                --peer-asn 65020 --primary-peer-subnet 192.168.100.0/30 --secondary-peer-subnet 192.168.100.4/30 --vlan-id 200
+            Examples:
+              vpngw network express-route peering create -g rg1 --circuit-name er1 \\
+                --peering-type AzurePrivatePeering --peer-asn 65020 --vlan-id 200 \\
+                --primary-peer-subnet 192.168.100.0/30 \\
+                --secondary-peer-subnet 192.168.100.4/30
               vpngw network express-route peering list -g rg1 --circuit-name er1 -o table
             """,
             subcommands: [PeeringCreate.self, PeeringShow.self, PeeringList.self, PeeringDelete.self])
@@ -157,13 +171,17 @@ struct ExpressRoute: AsyncParsableCommand {
     struct PeeringCreate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "create", abstract: "Create or update a circuit peering.",
             discussion: """
-            The peering is named after its type. Each link needs a /30 (primary and secondary) and a VLAN id.
+            The peering is named after its type. Each of the two links needs a /30 \
+            (primary and secondary), and the peering a VLAN id.
 
-            Example: vpngw network express-route peering create -g rg1 --circuit-name er1 --peering-type AzurePrivatePeering \\
-                       --peer-asn 65020 --primary-peer-subnet 192.168.100.0/30 --secondary-peer-subnet 192.168.100.4/30 --vlan-id 200
+            Example:
+              vpngw network express-route peering create -g rg1 --circuit-name er1 \\
+                --peering-type AzurePrivatePeering --peer-asn 65020 --vlan-id 200 \\
+                --primary-peer-subnet 192.168.100.0/30 \\
+                --secondary-peer-subnet 192.168.100.4/30
             """, aliases: ["update"])
         @OptionGroup var circuit: CircuitOptions
-        @Option(name: .customLong("peering-type"), help: "AzurePrivatePeering, MicrosoftPeering or AzurePublicPeering.") var peeringType: CircuitPeeringType = .AzurePrivatePeering
+        @Option(name: .customLong("peering-type"), help: "Peering type; also the peering's name.") var peeringType: CircuitPeeringType = .AzurePrivatePeering
         @Option(name: .customLong("peer-asn"), help: "Your side's BGP ASN.") var peerASN: Int64
         @Option(name: .customLong("primary-peer-subnet"), help: "/30 of the primary link, e.g. 192.168.100.0/30.") var primary: String
         @Option(name: .customLong("secondary-peer-subnet"), help: "/30 of the secondary link, e.g. 192.168.100.4/30.") var secondary: String
@@ -181,7 +199,7 @@ struct ExpressRoute: AsyncParsableCommand {
     }
     struct PeeringShow: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "show", abstract: "Show a circuit peering.",
-            discussion: "Example: vpngw network express-route peering show -g rg1 --circuit-name er1 -n AzurePrivatePeering")
+            discussion: "Example:\n  vpngw network express-route peering show -g rg1 --circuit-name er1 \\\n    -n AzurePrivatePeering")
         @OptionGroup var circuit: CircuitOptions
         @Option(name: [.customShort("n"), .customLong("name")], help: "Peering name (its type).") var name: String = "AzurePrivatePeering"
         @OptionGroup var client: ClientOptions
@@ -194,7 +212,7 @@ struct ExpressRoute: AsyncParsableCommand {
     }
     struct PeeringList: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "list", abstract: "List a circuit's peerings.",
-            discussion: "Example: vpngw network express-route peering list -g rg1 --circuit-name er1 -o table")
+            discussion: "Example:\n  vpngw network express-route peering list -g rg1 --circuit-name er1 -o table")
         @OptionGroup var circuit: CircuitOptions
         @OptionGroup var client: ClientOptions
         func run() async throws {
@@ -206,7 +224,7 @@ struct ExpressRoute: AsyncParsableCommand {
     }
     struct PeeringDelete: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "delete", abstract: "Delete a circuit peering.",
-            discussion: "Example: vpngw network express-route peering delete -g rg1 --circuit-name er1 -n AzurePrivatePeering")
+            discussion: "Example:\n  vpngw network express-route peering delete -g rg1 --circuit-name er1 \\\n    -n AzurePrivatePeering")
         @OptionGroup var circuit: CircuitOptions
         @Option(name: [.customShort("n"), .customLong("name")], help: "Peering name (its type).") var name: String = "AzurePrivatePeering"
         @OptionGroup var client: ClientOptions

@@ -9,7 +9,7 @@ let localGatewayColumns: [Column] = [
         let ip = jsonString(row, "properties.gatewayIpAddress")
         return ip.isEmpty ? jsonString(row, "properties.fqdn") : ip
     }),
-    col("AddressPrefixes", "properties.localNetworkAddressSpace.addressPrefixes"),
+    dashed(col("AddressPrefixes", "properties.localNetworkAddressSpace.addressPrefixes")),
     ("BGP", { row in
         let asn = jsonString(row, "properties.bgpSettings.asn")
         guard !asn.isEmpty else { return "-" }
@@ -23,10 +23,13 @@ struct LocalGateway: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "local-gateway", abstract: "Manage local network gateways (the on-premises VPN device and its prefixes).",
         discussion: """
-        A local network gateway describes the other end of a site-to-site connection: the device's public
-        address (or DNS name) and the on-premises prefixes reached through it, or its BGP speaker.
+        A local network gateway describes the other end of a site-to-site \
+        connection: the on-premises device's public address (or DNS name) and the \
+        prefixes reached through it, or its BGP speaker that announces them.
 
-          vpngw network local-gateway create -g rg1 -n site1 --gateway-ip-address 203.0.113.10 --local-address-prefixes 192.168.1.0/24
+        Examples:
+          vpngw network local-gateway create -g rg1 -n site1 \\
+            --gateway-ip-address 203.0.113.10 --local-address-prefixes 192.168.1.0/24
           vpngw network local-gateway list -g rg1 -o table
         """,
         subcommands: [Create.self, Show.self, List.self, Update.self, Delete.self])
@@ -34,10 +37,17 @@ struct LocalGateway: AsyncParsableCommand {
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create or update a local network gateway.",
             discussion: """
-            Example: vpngw network local-gateway create -g rg1 -n site1 --gateway-ip-address 203.0.113.10 \\
-                       --local-address-prefixes 192.168.1.0/24 192.168.2.0/24
-            Example: vpngw network local-gateway create -g rg1 -n site2 --fqdn vpn.example.com \\
-                       --asn 65050 --bgp-peering-address 10.51.255.254
+            Give --local-address-prefixes, or BGP settings (--asn and \
+            --bgp-peering-address) to learn the prefixes over BGP.
+
+            Static prefixes:
+              vpngw network local-gateway create -g rg1 -n site1 \\
+                --gateway-ip-address 203.0.113.10 \\
+                --local-address-prefixes 192.168.1.0/24 192.168.2.0/24
+
+            A device known by name, with BGP:
+              vpngw network local-gateway create -g rg1 -n site2 \\
+                --fqdn vpn.example.com --asn 65050 --bgp-peering-address 10.51.255.254
             """)
         @OptionGroup var resource: ResourceOptions
         @Option(name: .customLong("gateway-ip-address"), help: "Public IP address of the on-premises VPN device.") var gatewayIP: String?
@@ -61,7 +71,7 @@ struct LocalGateway: AsyncParsableCommand {
     }
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show a local network gateway.",
-            discussion: "Example: vpngw network local-gateway show -g rg1 -n site1 -o table")
+            discussion: "Example:\n  vpngw network local-gateway show -g rg1 -n site1 -o table")
         @OptionGroup var resource: ResourceOptions
         @OptionGroup var client: ClientOptions
         func run() async throws {
@@ -72,7 +82,7 @@ struct LocalGateway: AsyncParsableCommand {
     }
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List local network gateways (of a group, or of the subscription).",
-            discussion: "Example: vpngw network local-gateway list -g rg1 -o table")
+            discussion: "Example:\n  vpngw network local-gateway list -g rg1 -o table")
         @Option(name: [.customShort("g"), .customLong("resource-group")], help: "Resource group (default: all).") var group: String?
         @OptionGroup var client: ClientOptions
         func run() async throws {
@@ -84,11 +94,14 @@ struct LocalGateway: AsyncParsableCommand {
     struct Update: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Change a local network gateway's address, prefixes, BGP settings or tags.",
             discussion: """
-            Only the flags given change; --local-address-prefixes replaces the whole list. New prefixes must
-            not overlap the networks its connections join.
+            Only the flags given change; --local-address-prefixes replaces the whole \
+            list. New prefixes must not overlap the networks its connections join.
 
-            Example: vpngw network local-gateway update -g rg1 -n site1 --local-address-prefixes 192.168.1.0/24 192.168.3.0/24
-            Example: vpngw network local-gateway update -g rg1 -n site1 --gateway-ip-address 203.0.113.11
+            Examples:
+              vpngw network local-gateway update -g rg1 -n site1 \\
+                --local-address-prefixes 192.168.1.0/24 192.168.3.0/24
+              vpngw network local-gateway update -g rg1 -n site1 \\
+                --gateway-ip-address 203.0.113.11
             """)
         @OptionGroup var resource: ResourceOptions
         @Option(name: .customLong("gateway-ip-address"), help: "Public IP address of the on-premises VPN device.") var gatewayIP: String?
@@ -121,7 +134,7 @@ struct LocalGateway: AsyncParsableCommand {
     }
     struct Delete: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Delete a local network gateway (refused while connections use it).",
-            discussion: "Example: vpngw network local-gateway delete -g rg1 -n site1")
+            discussion: "Example:\n  vpngw network local-gateway delete -g rg1 -n site1")
         @OptionGroup var resource: ResourceOptions
         @OptionGroup var client: ClientOptions
         func run() async throws {

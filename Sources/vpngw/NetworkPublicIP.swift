@@ -6,11 +6,11 @@ import GatewayModel
 let publicIPColumns: [Column] = [
     col("Name", "name"), groupColumn, col("Location", "location"), col("Address", "properties.ipAddress"),
     col("Version", "properties.publicIPAddressVersion"), col("Allocation", "properties.publicIPAllocationMethod"), col("Sku", "sku.name"),
-    ("UsedBy", { row in
+    dashed(("UsedBy", { row in
         // ipConfiguration: …/virtualNetworkGateways/GW/ipConfigurations/CFG → GW
         let ref = jsonString(row, "properties.ipConfiguration.id")
         return ResourceID(parsing: ref)?.name ?? ""
-    }),
+    })),
     col("State", "properties.provisioningState"),
 ]
 
@@ -18,10 +18,11 @@ struct PublicIP: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "public-ip", abstract: "Manage public IP addresses (the address a VPN gateway answers on).",
         discussion: """
-        A Vpn gateway needs one public IP resource (two when active-active). Give the address with
-        --ip-address, or leave it out and the server allocates one from its pool
-        (`vpngw serve --public-ip-pool`).
+        A Vpn gateway needs one public IP resource (two when active-active). Give \
+        the address with --ip-address, or leave it out and the server allocates \
+        one from its pool (`vpngw serve --public-ip-pool`).
 
+        Examples:
           vpngw network public-ip create -g rg1 -n gw1-ip
           vpngw network public-ip create -g rg1 -n gw1-ip2 --ip-address 203.0.113.7
           vpngw network public-ip list -g rg1 -o table
@@ -31,16 +32,19 @@ struct PublicIP: AsyncParsableCommand {
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create or update a public IP address.",
             discussion: """
-            Without --ip-address the server picks a free address from its public IP pool.
+            Without --ip-address the server picks a free address from its public \
+            IP pool.
 
-            Example: vpngw network public-ip create -g rg1 -n gw1-ip --sku Standard
-            Example: vpngw network public-ip create -g rg1 -n gw1-ip6 --version IPv6 --ip-address 2001:db8::10
+            Examples:
+              vpngw network public-ip create -g rg1 -n gw1-ip --sku Standard
+              vpngw network public-ip create -g rg1 -n gw1-ip6 --version IPv6 \\
+                --ip-address 2001:db8::10
             """)
         @OptionGroup var resource: ResourceOptions
         @Option(name: .customLong("ip-address"), help: "The address to hold (default: allocated from the server's pool).") var ipAddress: String?
-        @Option(name: .customLong("version"), help: "IP version: IPv4 or IPv6 (default IPv4).") var version: IPVersion?
-        @Option(name: .customLong("sku"), help: "Basic or Standard (default Standard).") var sku: PublicIPSku?
-        @Option(name: .customLong("allocation-method"), help: "Static or Dynamic (default Static).") var allocation: IPAllocationMethod?
+        @Option(name: .customLong("version"), help: "IP version (default IPv4).") var version: IPVersion?
+        @Option(name: .customLong("sku"), help: "SKU (default Standard).") var sku: PublicIPSku?
+        @Option(name: .customLong("allocation-method"), help: "Allocation method (default Static).") var allocation: IPAllocationMethod?
         @Option(name: .customLong("idle-timeout"), help: "Idle timeout in minutes (default 4).") var idleTimeout: Int?
         @OptionGroup var common: CommonCreateOptions
         @OptionGroup var client: ClientOptions
@@ -55,7 +59,7 @@ struct PublicIP: AsyncParsableCommand {
     }
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show a public IP address.",
-            discussion: "Example: vpngw network public-ip show -g rg1 -n gw1-ip -o table")
+            discussion: "Example:\n  vpngw network public-ip show -g rg1 -n gw1-ip -o table")
         @OptionGroup var resource: ResourceOptions
         @OptionGroup var client: ClientOptions
         func run() async throws {
@@ -66,7 +70,7 @@ struct PublicIP: AsyncParsableCommand {
     }
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List public IP addresses (of a group, or of the subscription).",
-            discussion: "Example: vpngw network public-ip list -o table")
+            discussion: "Example:\n  vpngw network public-ip list -o table")
         @Option(name: [.customShort("g"), .customLong("resource-group")], help: "Resource group (default: all).") var group: String?
         @OptionGroup var client: ClientOptions
         func run() async throws {
@@ -78,13 +82,13 @@ struct PublicIP: AsyncParsableCommand {
     struct Update: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Change a public IP address's SKU, idle timeout or tags.",
             discussion: """
-            Only the flags given change; everything else is kept. The address itself cannot change while
-            a gateway uses it.
+            Only the flags given change; everything else is kept.
 
-            Example: vpngw network public-ip update -g rg1 -n gw1-ip --tags env=prod
+            Example:
+              vpngw network public-ip update -g rg1 -n gw1-ip --tags env=prod
             """)
         @OptionGroup var resource: ResourceOptions
-        @Option(name: .customLong("sku"), help: "Basic or Standard.") var sku: PublicIPSku?
+        @Option(name: .customLong("sku"), help: "New SKU.") var sku: PublicIPSku?
         @Option(name: .customLong("idle-timeout"), help: "Idle timeout in minutes.") var idleTimeout: Int?
         @Option(name: .customLong("tags"), parsing: .upToNextOption, help: "Space-separated tags: key[=value] ... (replaces all tags).") var tags: [String] = []
         @OptionGroup var client: ClientOptions
@@ -101,7 +105,7 @@ struct PublicIP: AsyncParsableCommand {
     }
     struct Delete: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Delete a public IP address (refused while a gateway uses it).",
-            discussion: "Example: vpngw network public-ip delete -g rg1 -n gw1-ip")
+            discussion: "Example:\n  vpngw network public-ip delete -g rg1 -n gw1-ip")
         @OptionGroup var resource: ResourceOptions
         @OptionGroup var client: ClientOptions
         func run() async throws {

@@ -84,6 +84,9 @@ func refColumn(_ header: String, _ paths: [String]) -> Column {
     })
 }
 
+/// A column that shows "-" for an empty cell, so sparse tables still read as rows.
+func dashed(_ c: Column) -> Column { (c.0, { row in let v = c.1(row); return v.isEmpty ? "-" : v }) }
+
 /// Column: tags as `k=v,k=v`.
 let tagsColumn: Column = ("Tags", { row in
     ((jsonValue(row, "tags") as? [String: Any]) ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")

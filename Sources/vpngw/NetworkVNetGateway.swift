@@ -8,7 +8,7 @@ import GatewayModel
 func vnetGatewayColumns(publicIPs: [String: String]) -> [Column] {
     [
         col("Name", "name"), groupColumn,
-        col("Type", "properties.gatewayType"), col("VpnType", "properties.vpnType"), col("Sku", "properties.sku.name"),
+        col("Type", "properties.gatewayType"), dashed(col("VpnType", "properties.vpnType")), col("Sku", "properties.sku.name"),
         ("Generation", { row in
             switch jsonString(row, "properties.vpnGatewayGeneration") {
             case "Generation1": return "Gen1"
@@ -106,12 +106,16 @@ struct VNetGateway: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vnet-gateway", abstract: "Manage virtual network gateways (VPN and ExpressRoute).",
         discussion: """
-        A gateway lives in the GatewaySubnet of one virtual network; each network can have one Vpn and
-        one ExpressRoute gateway. A Vpn gateway also needs a public IP resource.
+        A gateway lives in the GatewaySubnet of one virtual network; each network \
+        can have one Vpn and one ExpressRoute gateway. A Vpn gateway also needs a \
+        public IP resource.
 
-          vpngw network vnet subnet create -g rg1 --vnet-name vnet1 -n GatewaySubnet --address-prefixes 10.1.255.0/27
+        Examples:
+          vpngw network vnet subnet create -g rg1 --vnet-name vnet1 \\
+            -n GatewaySubnet --address-prefixes 10.1.255.0/27
           vpngw network public-ip create -g rg1 -n gw1-ip
-          vpngw network vnet-gateway create -g rg1 -n gw1 --vnet vnet1 --public-ip-address gw1-ip --sku VpnGw1
+          vpngw network vnet-gateway create -g rg1 -n gw1 --vnet vnet1 \\
+            --public-ip-address gw1-ip --sku VpnGw1
           vpngw network vnet-gateway list -g rg1 -o table
         """,
         subcommands: [Create.self, Show.self, List.self, Update.self, Delete.self, Reset.self])
@@ -119,16 +123,30 @@ struct VNetGateway: AsyncParsableCommand {
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a virtual network gateway.",
             discussion: """
-            The gateway goes into the GatewaySubnet of --vnet. Give two public IPs (or --active-active with
-            two) for an active-active gateway. Point-to-site: --address-prefixes for the client pool, and a
-            trusted root certificate with --root-cert-name plus --root-cert-file (or --root-cert-data).
+            The gateway goes into the GatewaySubnet of --vnet. Two public IPs make \
+            an active-active gateway. For point-to-site, give the client pool with \
+            --address-prefixes and a trusted root certificate with --root-cert-name \
+            and --root-cert-file (or --root-cert-data).
 
-            Example: vpngw network vnet-gateway create -g rg1 -n gw1 --vnet vnet1 --public-ip-address gw1-ip \\
-                       --gateway-type Vpn --vpn-type RouteBased --sku VpnGw2 --vpn-gateway-generation Generation2
-            Example: vpngw network vnet-gateway create -g rg1 -n gw1 --vnet vnet1 --public-ip-address gw1-ip gw1-ip2 \\
-                       --sku VpnGw1 --enable-bgp --asn 65010
-            Example: vpngw network vnet-gateway create -g rg1 -n gw1 --vnet vnet1 --public-ip-address gw1-ip --sku VpnGw1 \\
-                       --address-prefixes 172.16.201.0/24 --client-protocol SSTP --root-cert-name root1 --root-cert-file root.pem
+            A Vpn gateway, route-based, second generation:
+              vpngw network vnet-gateway create -g rg1 -n gw1 --vnet vnet1 \\
+                --public-ip-address gw1-ip --gateway-type Vpn \\
+                --vpn-type RouteBased --sku VpnGw2 --vpn-gateway-generation Generation2
+
+            Active-active with BGP:
+              vpngw network vnet-gateway create -g rg1 -n gw1 --vnet vnet1 \\
+                --public-ip-address gw1-ip gw1-ip2 --sku VpnGw1 \\
+                --enable-bgp --asn 65010
+
+            With point-to-site (SSTP, certificate authentication):
+              vpngw network vnet-gateway create -g rg1 -n gw1 --vnet vnet1 \\
+                --public-ip-address gw1-ip --sku VpnGw1 \\
+                --address-prefixes 172.16.201.0/24 --client-protocol SSTP \\
+                --root-cert-name root1 --root-cert-file root.pem
+
+            An ExpressRoute gateway (no public IP needed):
+              vpngw network vnet-gateway create -g rg1 -n ergw --vnet vnet1 \\
+                --gateway-type ExpressRoute --sku ErGw1AZ
             """)
         @OptionGroup var resource: ResourceOptions
         @Option(name: .customLong("vnet"), help: "Virtual network (name in the group, or resource id) whose GatewaySubnet holds the gateway.")
@@ -136,11 +154,11 @@ struct VNetGateway: AsyncParsableCommand {
         @Option(name: [.customLong("public-ip-address"), .customLong("public-ip-addresses")], parsing: .upToNextOption,
                 help: "Public IP resource(s), name or id: one, or two for active-active (repeatable).")
         var publicIPs: [String] = []
-        @Option(name: .customLong("gateway-type"), help: "Vpn or ExpressRoute (default Vpn).") var gatewayType: GatewayType?
-        @Option(name: .customLong("vpn-type"), help: "RouteBased or PolicyBased (default RouteBased; PolicyBased needs --sku Basic).") var vpnType: VpnType?
+        @Option(name: .customLong("gateway-type"), help: "Gateway type (default Vpn).") var gatewayType: GatewayType?
+        @Option(name: .customLong("vpn-type"), help: "VPN type (default RouteBased; PolicyBased needs --sku Basic).") var vpnType: VpnType?
         @Option(name: .customLong("sku"), help: "Gateway SKU (default VpnGw1 for Vpn, ErGw1AZ for ExpressRoute).") var sku: GatewaySKU?
-        @Option(name: .customLong("vpn-gateway-generation"), help: "Generation1 or Generation2 (default: the SKU's).") var generation: VpnGatewayGeneration?
-        @Option(name: .customLong("asn"), help: "The gateway's BGP ASN (default 65515; implies nothing unless --enable-bgp).") var asn: Int64?
+        @Option(name: .customLong("vpn-gateway-generation"), help: "Gateway generation (default: the SKU's).") var generation: VpnGatewayGeneration?
+        @Option(name: .customLong("asn"), help: "The gateway's BGP ASN (default 65515; used with --enable-bgp).") var asn: Int64?
         @Option(name: .customLong("bgp-peering-weight"), help: "BGP peer weight (0–100).") var peerWeight: Int?
         @Flag(name: .customLong("enable-bgp"), help: "Run BGP on the gateway.") var enableBgp = false
         @Flag(name: .customLong("active-active"), help: "Two instances, one per public IP (implied by two public IPs).") var activeActive = false
@@ -182,7 +200,7 @@ struct VNetGateway: AsyncParsableCommand {
     }
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show a virtual network gateway.",
-            discussion: "Example: vpngw network vnet-gateway show -g rg1 -n gw1 -o table")
+            discussion: "Example:\n  vpngw network vnet-gateway show -g rg1 -n gw1 -o table")
         @OptionGroup var resource: ResourceOptions
         @OptionGroup var client: ClientOptions
         func run() async throws {
@@ -193,7 +211,7 @@ struct VNetGateway: AsyncParsableCommand {
     }
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List virtual network gateways (of a group, or of the subscription).",
-            discussion: "Example: vpngw network vnet-gateway list -g rg1 -o table")
+            discussion: "Example:\n  vpngw network vnet-gateway list -g rg1 -o table")
         @Option(name: [.customShort("g"), .customLong("resource-group")], help: "Resource group (default: all).") var group: String?
         @OptionGroup var client: ClientOptions
         func run() async throws {
@@ -205,17 +223,20 @@ struct VNetGateway: AsyncParsableCommand {
     struct Update: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Resize a gateway, or change its BGP, point-to-site settings or tags.",
             discussion: """
-            Only the flags given change. A resize stays within one SKU family and generation
-            (VpnGw1 → VpnGw2 yes; Basic → VpnGw1 no). A root certificate replaces the one of the same name.
+            Only the flags given change. A resize stays within one SKU family and \
+            generation (VpnGw1 to VpnGw2: yes; Basic to VpnGw1: no). A root \
+            certificate replaces the one of the same name.
 
-            Example: vpngw network vnet-gateway update -g rg1 -n gw1 --sku VpnGw2
-            Example: vpngw network vnet-gateway update -g rg1 -n gw1 --address-prefixes 172.16.201.0/24 \\
-                       --root-cert-name root1 --root-cert-file root.pem
-            Example: vpngw network vnet-gateway update -g rg1 -n gw1 --remove-root-cert root1
+            Examples:
+              vpngw network vnet-gateway update -g rg1 -n gw1 --sku VpnGw2
+              vpngw network vnet-gateway update -g rg1 -n gw1 \\
+                --address-prefixes 172.16.201.0/24 \\
+                --root-cert-name root1 --root-cert-file root.pem
+              vpngw network vnet-gateway update -g rg1 -n gw1 --remove-root-cert root1
             """)
         @OptionGroup var resource: ResourceOptions
         @Option(name: .customLong("sku"), help: "New SKU (resize).") var sku: GatewaySKU?
-        @Option(name: .customLong("enable-bgp"), help: "true or false.") var enableBgp: BoolArgument?
+        @Option(name: .customLong("enable-bgp"), help: "Run BGP on the gateway.") var enableBgp: BoolArgument?
         @Option(name: .customLong("asn"), help: "The gateway's BGP ASN.") var asn: Int64?
         @Option(name: .customLong("bgp-peering-weight"), help: "BGP peer weight (0–100).") var peerWeight: Int?
         @OptionGroup var p2s: P2SOptions
@@ -250,7 +271,7 @@ struct VNetGateway: AsyncParsableCommand {
     }
     struct Delete: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Delete a virtual network gateway (refused while connections use it).",
-            discussion: "Example: vpngw network vnet-gateway delete -g rg1 -n gw1")
+            discussion: "Example:\n  vpngw network vnet-gateway delete -g rg1 -n gw1")
         @OptionGroup var resource: ResourceOptions
         @OptionGroup var client: ClientOptions
         func run() async throws {
@@ -265,7 +286,8 @@ struct VNetGateway: AsyncParsableCommand {
             discussion: """
             Connections drop and come back; configuration is kept.
 
-            Example: vpngw network vnet-gateway reset -g rg1 -n gw1
+            Example:
+              vpngw network vnet-gateway reset -g rg1 -n gw1
             """)
         @OptionGroup var resource: ResourceOptions
         @Flag(name: .customLong("no-wait"), help: "Do not wait for the reset to finish.") var noWait = false

@@ -47,38 +47,53 @@ struct IpsecPolicyOptions: ParsableArguments {
 struct ConnectionSettingsOptions: ParsableArguments {
     @Option(name: .customLong("routing-weight"), help: "Routing weight.") var routingWeight: Int?
     @Option(name: .customLong("dpd-timeout-seconds"), help: "Dead peer detection timeout in seconds (default 45).") var dpdTimeout: Int?
-    @Option(name: .customLong("connection-mode"), help: "Default, InitiatorOnly or ResponderOnly.") var connectionMode: ConnectionMode?
+    @Option(name: .customLong("connection-mode"), help: "Who starts the tunnel (default Default: both).") var connectionMode: ConnectionMode?
 }
 
 struct VPNConnection: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vpn-connection", abstract: "Manage VPN connections (site-to-site, VNet-to-VNet, ExpressRoute).",
         discussion: """
-        A connection joins a virtual network gateway (--vnet-gateway1) to an on-premises site
-        (--local-gateway2, type IPsec), to another gateway (--vnet-gateway2, type Vnet2Vnet; create one on
-        each side with the same shared key), or to an ExpressRoute circuit (--express-route-circuit2).
+        A connection joins a virtual network gateway (--vnet-gateway1) to an \
+        on-premises site (--local-gateway2: type IPsec), to another gateway \
+        (--vnet-gateway2: type Vnet2Vnet, made on each side with the same shared \
+        key), or to an ExpressRoute circuit (--express-route-circuit2).
 
-          vpngw network vpn-connection create -g rg1 -n c1 --vnet-gateway1 gw1 --local-gateway2 site1 --shared-key 'abc123'
+        `show` tells whether the tunnel is up: connectionStatus, and \
+        connectionStatusReason for why it is not.
+
+        Examples:
+          vpngw network vpn-connection create -g rg1 -n c1 --vnet-gateway1 gw1 \\
+            --local-gateway2 site1 --shared-key 'abc123'
           vpngw network vpn-connection list -g rg1 -o table
-          vpngw network vpn-connection show -g rg1 -n c1        # connectionStatus and connectionStatusReason say why
+          vpngw network vpn-connection show -g rg1 -n c1
         """,
         subcommands: [Create.self, Show.self, List.self, Update.self, Delete.self, Reset.self, SharedKey.self, IpsecPolicy.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a VPN connection.",
             discussion: """
-            The connection type follows from the remote end: --local-gateway2 (IPsec), --vnet-gateway2
-            (Vnet2Vnet; a name in the group or the full resource id of a gateway in another group), or
-            --express-route-circuit2 (ExpressRoute). Without --shared-key the server generates one
-            (read it with `vpn-connection shared-key show`).
+            The connection type follows from the remote end: --local-gateway2 \
+            (IPsec), --vnet-gateway2 (Vnet2Vnet) or --express-route-circuit2 \
+            (ExpressRoute). Each takes a name in the group or the full resource id \
+            of a resource in another group. Without --shared-key the server \
+            generates one (read it with `vpn-connection shared-key show`).
 
-            Example: vpngw network vpn-connection create -g rg1 -n c1 --vnet-gateway1 gw1 --local-gateway2 site1 --shared-key 'abc123'
-            Example: vpngw network vpn-connection create -g rg1 -n gw1-to-gw2 --vnet-gateway1 gw1 \\
-                       --vnet-gateway2 /subscriptions/SUB/resourceGroups/rg2/providers/Microsoft.Network/virtualNetworkGateways/gw2 --shared-key 'abc123'
-            Example (custom IPsec/IKE policy):
-                     vpngw network vpn-connection create -g rg1 -n c1 --vnet-gateway1 gw1 --local-gateway2 site1 --shared-key 'abc123' \\
-                       --ike-encryption AES256 --ike-integrity SHA256 --dh-group DHGroup14 --ipsec-encryption GCMAES256 \\
-                       --ipsec-integrity GCMAES256 --pfs-group None --sa-lifetime 27000 --sa-max-size 102400000
+            Site-to-site:
+              vpngw network vpn-connection create -g rg1 -n c1 --vnet-gateway1 gw1 \\
+                --local-gateway2 site1 --shared-key 'abc123'
+
+            VNet-to-VNet, to gw2 in group rg2 (then the same from gw2 back to gw1):
+              GW2=$(vpngw network vnet-gateway show -g rg2 -n gw2 | jq -r .id)
+              vpngw network vpn-connection create -g rg1 -n gw1-to-gw2 \\
+                --vnet-gateway1 gw1 --vnet-gateway2 "$GW2" --shared-key 'abc123'
+
+            With a custom IPsec/IKE policy (all eight fields):
+              vpngw network vpn-connection create -g rg1 -n c1 --vnet-gateway1 gw1 \\
+                --local-gateway2 site1 --shared-key 'abc123' \\
+                --ike-encryption AES256 --ike-integrity SHA256 --dh-group DHGroup14 \\
+                --ipsec-encryption GCMAES256 --ipsec-integrity GCMAES256 \\
+                --pfs-group None --sa-lifetime 27000 --sa-max-size 102400000
             """)
         @OptionGroup var resource: ResourceOptions
         @Option(name: .customLong("vnet-gateway1"), help: "This side's virtual network gateway (name or resource id).") var gateway1: String
@@ -86,11 +101,11 @@ struct VPNConnection: AsyncParsableCommand {
         @Option(name: .customLong("vnet-gateway2"), help: "The other virtual network gateway (name or id). Makes a Vnet2Vnet connection.") var gateway2: String?
         @Option(name: .customLong("express-route-circuit2"), help: "An ExpressRoute circuit (name or id). Makes an ExpressRoute connection.") var circuit2: String?
         @Option(name: .customLong("shared-key"), help: "IPsec pre-shared key (default: generated).") var sharedKey: String?
-        @Option(name: .customLong("connection-protocol"), help: "IKEv1 or IKEv2 (default IKEv2; IKEv1 on PolicyBased gateways).") var proto: ConnectionProtocol?
+        @Option(name: .customLong("connection-protocol"), help: "IKE version (default IKEv2; IKEv1 on PolicyBased gateways).") var proto: ConnectionProtocol?
         @Flag(name: .customLong("enable-bgp"), help: "Run BGP over this connection (the gateway and the site need BGP settings).") var enableBgp = false
         @Flag(name: .customLong("use-policy-based-traffic-selectors"), help: "Negotiate one traffic selector per prefix pair (for policy-based devices).") var policySelectors = false
         @OptionGroup var settings: ConnectionSettingsOptions
-        @OptionGroup(title: "Custom IPsec/IKE policy (--ipsec-policy)") var ipsec: IpsecPolicyOptions
+        @OptionGroup(title: "Custom IPsec/IKE policy") var ipsec: IpsecPolicyOptions
         @OptionGroup var common: CommonCreateOptions
         @OptionGroup var client: ClientOptions
 
@@ -126,10 +141,13 @@ struct VPNConnection: AsyncParsableCommand {
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show a connection, with its status, why it is not connected, and bytes in/out.",
             discussion: """
-            connectionStatus is Unknown, Connecting, Connected or NotConnected; connectionStatusReason says
-            why a connection is not up (e.g. the peer does not answer, or IKE proposals do not match).
+            connectionStatus is Unknown, Connecting, Connected or NotConnected; \
+            connectionStatusReason says why a connection is not up (for example: \
+            the peer does not answer, or the IKE proposals do not match). \
+            ingressBytesTransferred and egressBytesTransferred count the traffic.
 
-            Example: vpngw network vpn-connection show -g rg1 -n c1 -o table
+            Example:
+              vpngw network vpn-connection show -g rg1 -n c1 -o table
             """)
         @OptionGroup var resource: ResourceOptions
         @OptionGroup var client: ClientOptions
@@ -149,7 +167,7 @@ struct VPNConnection: AsyncParsableCommand {
     }
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List connections (of a group, or of the subscription).",
-            discussion: "Example: vpngw network vpn-connection list -g rg1 -o table   (long reasons are shortened; `show` prints them whole)")
+            discussion: "Long reasons are shortened; `show` prints them whole.\n\nExample:\n  vpngw network vpn-connection list -g rg1 -o table")
         @Option(name: [.customShort("g"), .customLong("resource-group")], help: "Resource group (default: all).") var group: String?
         @OptionGroup var client: ClientOptions
         func run() async throws {
@@ -161,15 +179,18 @@ struct VPNConnection: AsyncParsableCommand {
     struct Update: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Change a connection's shared key, BGP, DPD, traffic selectors, IPsec policy or tags.",
             discussion: """
-            Only the flags given change. The endpoints, type and protocol are fixed at creation.
-            IPsec policy flags replace the whole custom policy; --clear-ipsec-policy returns to the defaults.
+            Only the flags given change. The endpoints, type and protocol are fixed \
+            at creation. IPsec policy flags replace the whole custom policy; \
+            --clear-ipsec-policy returns to the default proposals.
 
-            Example: vpngw network vpn-connection update -g rg1 -n c1 --dpd-timeout-seconds 30 --enable-bgp true
+            Example:
+              vpngw network vpn-connection update -g rg1 -n c1 \\
+                --dpd-timeout-seconds 30 --enable-bgp true
             """)
         @OptionGroup var resource: ResourceOptions
         @Option(name: .customLong("shared-key"), help: "New pre-shared key.") var sharedKey: String?
-        @Option(name: .customLong("enable-bgp"), help: "true or false.") var enableBgp: BoolArgument?
-        @Option(name: .customLong("use-policy-based-traffic-selectors"), help: "true or false.") var policySelectors: BoolArgument?
+        @Option(name: .customLong("enable-bgp"), help: "Run BGP over this connection.") var enableBgp: BoolArgument?
+        @Option(name: .customLong("use-policy-based-traffic-selectors"), help: "One traffic selector per prefix pair (policy-based devices).") var policySelectors: BoolArgument?
         @OptionGroup var settings: ConnectionSettingsOptions
         @OptionGroup(title: "Custom IPsec/IKE policy") var ipsec: IpsecPolicyOptions
         @Flag(name: .customLong("clear-ipsec-policy"), help: "Remove the custom IPsec/IKE policy.") var clearPolicy = false
@@ -195,7 +216,7 @@ struct VPNConnection: AsyncParsableCommand {
     }
     struct Delete: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Delete a connection (its tunnel goes down).",
-            discussion: "Example: vpngw network vpn-connection delete -g rg1 -n c1")
+            discussion: "Example:\n  vpngw network vpn-connection delete -g rg1 -n c1")
         @OptionGroup var resource: ResourceOptions
         @OptionGroup var client: ClientOptions
         func run() async throws {
@@ -207,7 +228,7 @@ struct VPNConnection: AsyncParsableCommand {
     }
     struct Reset: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Reset a connection: tear its tunnel down and negotiate it again.",
-            discussion: "Example: vpngw network vpn-connection reset -g rg1 -n c1")
+            discussion: "Example:\n  vpngw network vpn-connection reset -g rg1 -n c1")
         @OptionGroup var resource: ResourceOptions
         @Flag(name: .customLong("no-wait"), help: "Do not wait for the reset to finish.") var noWait = false
         @OptionGroup var client: ClientOptions
@@ -231,18 +252,21 @@ struct VPNConnection: AsyncParsableCommand {
     struct SharedKey: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "shared-key", abstract: "Show, set or regenerate a connection's IPsec pre-shared key.",
             discussion: """
-            Both ends must use the same key: for a site-to-site connection, configure the on-premises device
-            with it; for VNet-to-VNet, set it on both connections.
+            Both ends must use the same key: for site-to-site, configure the \
+            on-premises device with it; for VNet-to-VNet, set it on both connections.
 
+            Examples:
               vpngw network vpn-connection shared-key show -g rg1 --connection-name c1
-              vpngw network vpn-connection shared-key update -g rg1 --connection-name c1 --value 'abc123'
-              vpngw network vpn-connection shared-key reset -g rg1 --connection-name c1 --key-length 64
+              vpngw network vpn-connection shared-key update -g rg1 \\
+                --connection-name c1 --value 'abc123'
+              vpngw network vpn-connection shared-key reset -g rg1 \\
+                --connection-name c1 --key-length 64
             """,
             subcommands: [SharedKeyShow.self, SharedKeyUpdate.self, SharedKeyReset.self])
     }
     struct SharedKeyShow: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "show", abstract: "Show the shared key.",
-            discussion: "Example: vpngw network vpn-connection shared-key show -g rg1 --connection-name c1 -o table")
+            discussion: "Example:\n  vpngw network vpn-connection shared-key show -g rg1 --connection-name c1")
         @OptionGroup var connection: ConnectionName
         @OptionGroup var client: ClientOptions
         func run() async throws {
@@ -254,7 +278,7 @@ struct VPNConnection: AsyncParsableCommand {
     }
     struct SharedKeyUpdate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "update", abstract: "Set the shared key (printable ASCII, 1–128 characters).",
-            discussion: "Example: vpngw network vpn-connection shared-key update -g rg1 --connection-name c1 --value 'abc123'")
+            discussion: "Example:\n  vpngw network vpn-connection shared-key update -g rg1 \\\n    --connection-name c1 --value 'abc123'")
         @OptionGroup var connection: ConnectionName
         @Option(name: .customLong("value"), help: "The new key.") var value: String
         @OptionGroup var client: ClientOptions
@@ -268,9 +292,12 @@ struct VPNConnection: AsyncParsableCommand {
     struct SharedKeyReset: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "reset", abstract: "Replace the shared key with a random one.",
             discussion: """
-            Prints the new key. The tunnel renegotiates with it, so update the other end too.
+            Prints the new key. The tunnel renegotiates with it, so give the other \
+            end the new key too.
 
-            Example: vpngw network vpn-connection shared-key reset -g rg1 --connection-name c1 --key-length 32
+            Example:
+              vpngw network vpn-connection shared-key reset -g rg1 \\
+                --connection-name c1 --key-length 32
             """)
         @OptionGroup var connection: ConnectionName
         @Option(name: .customLong("key-length"), help: "Length of the new key (1–128).") var keyLength: Int = 32
@@ -295,12 +322,17 @@ struct VPNConnection: AsyncParsableCommand {
     struct IpsecPolicy: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "ipsec-policy", abstract: "Manage a connection's custom IPsec/IKE policy.",
             discussion: """
-            One custom policy per connection; all eight fields are needed.
+            One custom policy per connection; all eight fields are needed. Without \
+            one, the gateway offers Azure's default proposals.
 
-              vpngw network vpn-connection ipsec-policy add -g rg1 --connection-name c1 --ike-encryption AES256 --ike-integrity SHA256 \\
-                --dh-group DHGroup14 --ipsec-encryption GCMAES256 --ipsec-integrity GCMAES256 --pfs-group None \\
-                --sa-lifetime 27000 --sa-max-size 102400000
-              vpngw network vpn-connection ipsec-policy list -g rg1 --connection-name c1 -o table
+            Examples:
+              vpngw network vpn-connection ipsec-policy add -g rg1 \\
+                --connection-name c1 \\
+                --ike-encryption AES256 --ike-integrity SHA256 --dh-group DHGroup14 \\
+                --ipsec-encryption GCMAES256 --ipsec-integrity GCMAES256 \\
+                --pfs-group None --sa-lifetime 27000 --sa-max-size 102400000
+              vpngw network vpn-connection ipsec-policy list -g rg1 \\
+                --connection-name c1 -o table
               vpngw network vpn-connection ipsec-policy clear -g rg1 --connection-name c1
             """,
             subcommands: [IpsecPolicyAdd.self, IpsecPolicyList.self, IpsecPolicyClear.self])
@@ -315,19 +347,21 @@ struct VPNConnection: AsyncParsableCommand {
     }
     struct IpsecPolicyAdd: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "add", abstract: "Set the custom IPsec/IKE policy (replaces the current one).",
-            discussion: "Example: see `vpngw network vpn-connection ipsec-policy --help`.")
+            discussion: "Example:\n  vpngw network vpn-connection ipsec-policy add -g rg1 --connection-name c1 \\\n    --ike-encryption AES256 --ike-integrity SHA256 --dh-group DHGroup14 \\\n    --ipsec-encryption GCMAES256 --ipsec-integrity GCMAES256 \\\n    --pfs-group None --sa-lifetime 27000 --sa-max-size 102400000")
         @OptionGroup var connection: ConnectionName
         @OptionGroup var ipsec: IpsecPolicyOptions
         @OptionGroup var client: ClientOptions
         func run() async throws {
             try await runClient(client) { c in
-                printOutput(client.output, json: try await VPNConnection.setPolicies(c, connection, ipsec.policy.map { [$0] } ?? []), columns: VPNConnection.ipsecPolicyColumns)
+                let policies = try await VPNConnection.setPolicies(c, connection, ipsec.policy.map { [$0] } ?? [])
+                let json = client.output == .json ? jsonData(jsonObject(policies)["value"] ?? []) : policies
+                printOutput(client.output, json: json, columns: VPNConnection.ipsecPolicyColumns)
             }
         }
     }
     struct IpsecPolicyList: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "list", abstract: "Show the custom IPsec/IKE policy (empty: Azure's default proposals).",
-            discussion: "Example: vpngw network vpn-connection ipsec-policy list -g rg1 --connection-name c1 -o table")
+            discussion: "Example:\n  vpngw network vpn-connection ipsec-policy list -g rg1 --connection-name c1")
         @OptionGroup var connection: ConnectionName
         @OptionGroup var client: ClientOptions
         func run() async throws {
@@ -340,7 +374,7 @@ struct VPNConnection: AsyncParsableCommand {
     }
     struct IpsecPolicyClear: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "clear", abstract: "Remove the custom IPsec/IKE policy (back to the default proposals).",
-            discussion: "Example: vpngw network vpn-connection ipsec-policy clear -g rg1 --connection-name c1")
+            discussion: "Example:\n  vpngw network vpn-connection ipsec-policy clear -g rg1 --connection-name c1")
         @OptionGroup var connection: ConnectionName
         @OptionGroup var client: ClientOptions
         func run() async throws {

@@ -84,7 +84,7 @@ echo "# vpngw serve (pid $SERVER_PID) on 127.0.0.1:$PORT, data in $DATA"
 
 # --- flag parsing ---------------------------------------------------------------------------
 run network vnet-gateway create --help
-if [[ $RC -eq 0 ]] && grep -q "Example:" <<<"$OUT" && grep -q -- "--vpn-gateway-generation" <<<"$OUT"; then
+if [[ $RC -eq 0 ]] && grep -q "^  vpngw network vnet-gateway create -g" <<<"$OUT" && grep -q -- "--vpn-gateway-generation" <<<"$OUT"; then
     pass "vnet-gateway create --help teaches with an example"
 else
     fail "vnet-gateway create --help teaches with an example"
