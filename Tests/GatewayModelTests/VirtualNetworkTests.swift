@@ -164,6 +164,23 @@ struct VirtualNetworkTests {
         #expect(spoke.properties.virtualNetworkPeerings?.first?.properties.useRemoteGateways == true)
     }
 
+    @Test func hubKeepsTransitWhileASpokeUsesIt() async throws {
+        let lab = try await hubAndSpoke()
+        try await lab.vnet("spoke", ["10.9.0.0/16"], peerings: [peering("to-hub", remote: "hub", useRemoteGateways: true)])
+        await expectRefusal(409, "PeeringUsedForGatewayTransit", target: "properties.virtualNetworkPeerings", mentions: ["'spoke'", "to-hub", "useRemoteGateways"], lab: lab) {
+            try await lab.put(.virtualNetworks, "hub", vnetBody(prefixes: ["10.1.0.0/16"], subnets: [("GatewaySubnet", "10.1.255.0/27")],
+                                                               peerings: [peering("to-spoke", remote: "spoke", allowGatewayTransit: false)]))
+        }
+        await expectRefusal(409, "PeeringUsedForGatewayTransit", lab: lab) {
+            try await lab.service.deleteChild(rid(.virtualNetworks, "hub"), .virtualNetworkPeerings, name: "to-spoke")
+        }
+        // Other edits of the hub are fine; once the spoke lets go, so is dropping transit.
+        try await lab.vnet("hub", ["10.1.0.0/16"], gatewaySubnet: "10.1.255.0/27", subnets: [("web", "10.1.0.0/24")],
+                           peerings: [peering("to-spoke", remote: "spoke", allowGatewayTransit: true)])
+        try await lab.vnet("spoke", ["10.9.0.0/16"], peerings: [peering("to-hub", remote: "hub")])
+        #expect(try await lab.service.deleteChild(rid(.virtualNetworks, "hub"), .virtualNetworkPeerings, name: "to-spoke"))
+    }
+
     @Test func useRemoteGatewaysRefusedWithBasicRemote() async throws {
         let lab = try await Lab.make()
         try await lab.vnet("spoke", ["10.9.0.0/16"])

@@ -204,6 +204,16 @@ public struct Admission: Sendable {
             throw ARMError.conflict("VnetHasGatewayCannotUseRemoteGateways", "properties.virtualNetworkPeerings",
                 "Peering '\(usingRemote[0])' sets useRemoteGateways, but this virtual network has its own gateway '\(gw.name ?? "")'.")
         }
+        // A peer using this VNet's gateways (useRemoteGateways) keeps needing our allowGatewayTransit.
+        for (spoke, spokePeering) in world.peeringsPointing(at: id.description) where spokePeering.properties.useRemoteGateways == true {
+            let spokeKey = ResourceID(parsing: spoke.id ?? "")?.key
+            guard spokeKey != id.key else { continue }
+            let mine = peerings.first { $0.properties.remoteVirtualNetwork.flatMap { ResourceID(parsing: $0.id)?.key } == spokeKey }
+            if mine?.properties.allowGatewayTransit != true {
+                throw ARMError.conflict("PeeringUsedForGatewayTransit", "properties.virtualNetworkPeerings",
+                    "Virtual network '\(spoke.name ?? "")' uses this network's gateway through its peering '\(spokePeering.name ?? "")' (useRemoteGateways), so the peering to it must stay, with allowGatewayTransit true. Set useRemoteGateways to false on '\(spoke.name ?? "")' first.")
+            }
+        }
         p.virtualNetworkPeerings = peerings
 
         // The address space must not overlap anything it is joined to.
