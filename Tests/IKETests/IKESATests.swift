@@ -247,18 +247,62 @@ struct TwoPeers {
         #expect(abs(Double(deadlines.last!.nanoseconds) / 1e9 - 149.48) < 0.01)
     }
 
-    @Test func livenessCheckIsAnswered() throws {
+    @Test func livenessChecksRunBothWays() {
         var peers = TwoPeers()
         peers.start()
         peers.run()
-        // An empty INFORMATIONAL request from the initiator (built by hand: the machine does not send DPD yet).
-        let keys = try #require({ () -> IKESAContext? in
+        peers.absorb(peers.initiator.handle(.checkLiveness, now: peers.now), fromInitiator: true)
+        peers.absorb(peers.responder.handle(.checkLiveness, now: peers.now), fromInitiator: false)
+        peers.run()
+        #expect(TwoPeers.reports(peers.initiatorActions).contains(.livenessConfirmed))
+        #expect(TwoPeers.reports(peers.responderActions).contains(.livenessConfirmed))
+        #expect(peers.initiator.phase == .established && peers.responder.phase == .established)
+    }
+
+    @Test func deadPeerIsNoticedByTheLivenessCheck() {
+        var peers = TwoPeers()
+        peers.start()
+        peers.run()
+        peers.initiatorActions.removeAll()
+        peers.absorb(peers.initiator.handle(.checkLiveness, now: peers.now), fromInitiator: true)
+        for _ in 0..<6 {
+            peers.wire.removeAll()  // the responder is gone
+            guard let deadline = TwoPeers.lastDeadline(peers.initiatorActions) else { break }
+            peers.initiatorActions.removeAll()
+            peers.advance(to: deadline)
+            peers.fireInitiatorRetransmit()
+        }
+        #expect(peers.initiator.failureCause == .noResponse(retransmits: 5))
+    }
+
+    @Test func deleteTearsDownBothSides() {
+        var peers = TwoPeers()
+        peers.start()
+        peers.run()
+        #expect(peers.initiator.childSAs.count == 1 && peers.responder.childSAs.count == 1)
+        peers.absorb(peers.initiator.handle(.delete, now: peers.now), fromInitiator: true)
+        peers.run()
+        #expect(peers.initiator.phase == .deleted && peers.responder.phase == .deleted)
+        #expect(TwoPeers.reports(peers.initiatorActions).contains(.deleted))
+        #expect(TwoPeers.reports(peers.responderActions).contains(.deletedByPeer))
+        #expect(peers.initiator.childSAs.isEmpty && peers.responder.childSAs.isEmpty)
+    }
+
+    @Test func childDeleteIsAnsweredWithOurInboundSPI() throws {
+        var peers = TwoPeers()
+        peers.start()
+        peers.run()
+        let context = try #require({ () -> IKESAContext? in
             if case let .established(context) = peers.initiator.state { return context }
             return nil
         }())
+        let child = try #require(peers.initiator.childSAs.first)
+        var spi: [UInt8] = []
+        spi.appendU32(child.inboundSPI)
         let header = IKEHeader(initiatorSPI: peers.initiator.initiatorSPI, responderSPI: peers.initiator.responderSPI,
                                exchangeType: .informational, flags: .initiator, messageID: 2)
-        let request = try keys.outbound.seal(header: header, payloads: [], random: TestRandom(seed: 5))
+        let request = try context.outbound.seal(header: header, payloads: [.delete(DeletePayload(protocolID: .esp, spiSize: 4, spis: [spi]))],
+                                                random: TestRandom(seed: 5))
         let actions = peers.responder.handle(.received(request), now: peers.now)
         guard case let .send(response)? = actions.first else {
             Issue.record("no INFORMATIONAL response")
@@ -266,7 +310,13 @@ struct TwoPeers {
         }
         let message = try IKEMessage.parse(response)
         #expect(message.header.isResponse && message.header.messageID == 2)
-        #expect(try keys.inbound.open(message, rawBytes: response) == [])
+        var expected: [UInt8] = []
+        expected.appendU32(child.outboundSPI)  // the responder's inbound SPI
+        #expect(try context.inbound.open(message, rawBytes: response) == [.delete(DeletePayload(protocolID: .esp, spiSize: 4, spis: [expected]))])
+        #expect(TwoPeers.reports(actions) == [.childSAsDeletedByPeer(inboundSPIs: [child.outboundSPI])])
+        #expect(peers.responder.childSAs.isEmpty)
+        // A retransmitted request gets the cached answer, byte for byte.
+        #expect(peers.responder.handle(.received(request), now: peers.now) == [.send(response)])
     }
 
     @Test func garbageIsDroppedWithADiagnostic() {
@@ -274,5 +324,66 @@ struct TwoPeers {
         let actions = peers.responder.handle(.received([1, 2, 3]), now: .zero)
         #expect(TwoPeers.reports(actions).count == 1)
         #expect(peers.responder.phase == .idle)
+    }
+}
+
+@Suite struct CookieGuardTests {
+    @Test func cookiesAreDemandedAboveTheThresholdAndHonoured() throws {
+        var peers = TwoPeers()
+        let cookieGuard = CookieGuard(threshold: 1, random: TestRandom(seed: 99))
+        peers.start()
+        var demanded = 0
+        // Deliver by hand: every IKE_SA_INIT request passes the guard first, with one SA "half open".
+        while !peers.wire.isEmpty {
+            let (toResponder, bytes) = peers.wire.removeFirst()
+            if toResponder, let header = try? IKEHeader.peek(bytes), header.exchangeType == .ikeSAInit {
+                switch cookieGuard.check(try IKEMessage.parse(bytes), from: TwoPeers.initiatorEndpoint, halfOpen: 1) {
+                case let .demandCookie(reply):
+                    demanded += 1
+                    peers.absorb(peers.initiator.handle(.received(reply), now: peers.now), fromInitiator: true)
+                    continue
+                case .proceed:
+                    break
+                }
+            }
+            if toResponder {
+                peers.absorb(peers.responder.handle(.received(bytes), now: peers.now), fromInitiator: false)
+            } else {
+                peers.absorb(peers.initiator.handle(.received(bytes), now: peers.now), fromInitiator: true)
+            }
+        }
+        #expect(demanded == 1)
+        #expect(TwoPeers.reports(peers.initiatorActions).contains(.retryingWithCookie))
+        // AUTH covers the retried request with its cookie (RFC 7296 §2.15), so both sides agree.
+        #expect(peers.initiator.phase == .established && peers.responder.phase == .established)
+    }
+
+    @Test func forgedOrStaleCookiesAreRefused() throws {
+        var cookieGuard = CookieGuard(threshold: 0, random: TestRandom(seed: 1))
+        let source = IKEEndpoint(address: [203, 0, 113, 9])
+        func request(cookie: [UInt8]?) -> IKEMessage {
+            var payloads: [Payload] = []
+            if let cookie { payloads.append(.notify(NotifyPayload(type: .cookie, data: cookie))) }
+            payloads += [.securityAssociation(SecurityAssociationPayload(proposals: DefaultProposals.vpngwDefault.ikeProposals())),
+                         .keyExchange(KeyExchangePayload(group: 31, data: repeated(9, 32))), .nonce(NoncePayload(data: repeated(3, 32)))]
+            return IKEMessage(header: IKEHeader(initiatorSPI: 77, responderSPI: 0, exchangeType: .ikeSAInit, flags: .initiator,
+                                                messageID: 0), payloads: payloads)
+        }
+        let good = cookieGuard.cookie(initiatorSPI: 77, nonce: repeated(3, 32), source: source)
+        #expect(cookieGuard.check(request(cookie: good), from: source, halfOpen: 5) == .proceed)
+        var forged = good
+        forged[10] ^= 1
+        guard case .demandCookie = cookieGuard.check(request(cookie: forged), from: source, halfOpen: 5) else {
+            Issue.record("a forged cookie must not pass")
+            return
+        }
+        guard case .demandCookie = cookieGuard.check(request(cookie: good), from: IKEEndpoint(address: [203, 0, 113, 10]), halfOpen: 5) else {
+            Issue.record("a cookie is bound to the source address")
+            return
+        }
+        cookieGuard.rotateSecret(random: TestRandom(seed: 2))
+        #expect(cookieGuard.check(request(cookie: good), from: source, halfOpen: 5) == .proceed)
+        cookieGuard.rotateSecret(random: TestRandom(seed: 3))
+        #expect(cookieGuard.check(request(cookie: good), from: source, halfOpen: 5) != .proceed)
     }
 }

@@ -20,6 +20,14 @@ struct IKESAContext: Sendable {
 
 /// A request we sent and keep retransmitting until its response arrives.
 struct OutstandingRequest: Sendable {
+    enum Purpose: Sendable {
+        case ikeSAInit
+        case ikeAuth
+        case liveness
+        case delete
+    }
+
+    var purpose: Purpose
     var messageID: UInt32
     var bytes: [UInt8]
     var transmissions: Int
@@ -61,6 +69,8 @@ public struct IKESA: Sendable {
     var nextRequestID: UInt32 = 0
     /// Responder: the last response, re-sent byte-identical to a duplicate request.
     var cachedResponse: (messageID: UInt32, bytes: [UInt8])?
+    /// CHILD SAs installed by this IKE SA, for deletes and diagnostics.
+    public private(set) var childSAs: [ChildSAInstallation] = []
     private let random: any RandomSource
 
     public init(role: Role, configuration: IKEPeerConfiguration, random: any RandomSource) {
@@ -103,6 +113,11 @@ public struct IKESA: Sendable {
             }
         case let .received(bytes):
             return receive(bytes, now: now)
+        case .checkLiveness:
+            return sendInformational(payloads: [], purpose: .liveness, now: now)
+        case .delete:
+            return sendInformational(payloads: [.delete(DeletePayload(protocolID: .ike, spiSize: 0, spis: []))],
+                                     purpose: .delete, now: now)
         }
     }
 
@@ -138,7 +153,7 @@ public struct IKESA: Sendable {
         let bytes = IKEMessage(header: header, payloads: payloads).emit()
         state = .initiatorInitSent(keyPair: keyPair, nonce: nonce, cookie: cookie)
         nextRequestID = 1
-        return sendRequest(messageID: 0, bytes: bytes, now: now)
+        return sendRequest(.ikeSAInit, messageID: 0, bytes: bytes, now: now)
     }
 
     func ikeProposals() -> [Proposal] {
@@ -275,7 +290,7 @@ public struct IKESA: Sendable {
             return fail(.cryptoFailure(error))
         }
         state = .initiatorAuthSent(context, childSPI: childSPI)
-        return sendRequest(messageID: messageID, bytes: bytes, now: now)
+        return sendRequest(.ikeAuth, messageID: messageID, bytes: bytes, now: now)
     }
 
     mutating func handleAuthResponse(_ payloads: [Payload], context: IKESAContext, childSPI: UInt32) -> [IKESAAction] {
@@ -328,7 +343,7 @@ public struct IKESA: Sendable {
                                       localSelectors: tsi.selectors, remoteSelectors: tsr.selectors)
     }
 
-    func installChild(context: IKESAContext, proposal: Proposal, inboundSPI: UInt32, outboundSPI: UInt32,
+    mutating func installChild(context: IKESAContext, proposal: Proposal, inboundSPI: UInt32, outboundSPI: UInt32,
                       localSelectors: [TrafficSelector], remoteSelectors: [TrafficSelector]) -> [IKESAAction] {
         do {
             var suite = try ChildCipherSuite(proposal: proposal)
@@ -341,6 +356,7 @@ public struct IKESA: Sendable {
                 inboundKeys: isInitiator ? keys.responderToInitiator : keys.initiatorToResponder,
                 outboundKeys: isInitiator ? keys.initiatorToResponder : keys.responderToInitiator,
                 localSelectors: localSelectors, remoteSelectors: remoteSelectors)
+            childSAs.append(installation)
             return [.installChildSA(installation),
                     .report(.childSAEstablished(suite: suite, inboundSPI: inboundSPI, outboundSPI: outboundSPI))]
         } catch {
@@ -545,19 +561,78 @@ public struct IKESA: Sendable {
     // MARK: Established
 
     mutating func handleInformationalRequest(_ payloads: [Payload], header: IKEHeader, context: IKESAContext) -> [IKESAAction] {
-        let deletesIKE = payloads.contains {
-            if case let .delete(d) = $0 { return d.protocolID == .ike }
-            return false
+        var deletesIKE = false
+        var deletedInbound: [UInt32] = []
+        for case let .delete(delete) in payloads {
+            switch delete.protocolID {
+            case .ike:
+                deletesIKE = true
+            case .esp, .ah:
+                // The peer names its inbound SPIs, which are our outbound ones (RFC 7296 §1.4.1).
+                let outbound = delete.spis.filter { $0.count == 4 }.map { $0.reduce(UInt32(0)) { $0 << 8 | UInt32($1) } }
+                for child in childSAs where outbound.contains(child.outboundSPI) { deletedInbound.append(child.inboundSPI) }
+            default:
+                continue
+            }
         }
-        guard let bytes = try? context.outbound.seal(header: responseHeader(for: header), payloads: [], random: random) else {
+        var response: [Payload] = []
+        if !deletesIKE && !deletedInbound.isEmpty {
+            let spis = deletedInbound.map { spi -> [UInt8] in
+                var bytes: [UInt8] = []
+                bytes.appendU32(spi)
+                return bytes
+            }
+            response.append(.delete(DeletePayload(protocolID: .esp, spiSize: 4, spis: spis)))
+        }
+        guard let bytes = try? context.outbound.seal(header: responseHeader(for: header), payloads: response, random: random) else {
             return [.report(.messageDropped("could not seal INFORMATIONAL response"))]
         }
         cachedResponse = (header.messageID, bytes)
         if deletesIKE {
             state = .deleted
-            return [.send(bytes), .report(.deletedByPeer)]
+            outstanding = nil
+            childSAs.removeAll()
+            return [.send(bytes), .cancelTimer(.retransmit), .report(.deletedByPeer)]
         }
-        return [.send(bytes)]
+        var actions: [IKESAAction] = [.send(bytes)]
+        if !deletedInbound.isEmpty {
+            childSAs.removeAll { deletedInbound.contains($0.inboundSPI) }
+            actions.append(.report(.childSAsDeletedByPeer(inboundSPIs: deletedInbound)))
+        }
+        return actions
+    }
+
+    /// Starts an INFORMATIONAL exchange of our own (window size 1: only when nothing is outstanding).
+    mutating func sendInformational(payloads: [Payload], purpose: OutstandingRequest.Purpose, now: IKEInstant) -> [IKESAAction] {
+        guard case let .established(context) = state else {
+            return [.report(.messageDropped("INFORMATIONAL request in \(phase)"))]
+        }
+        guard outstanding == nil else { return [.report(.messageDropped("a request is already outstanding"))] }
+        let messageID = nextRequestID
+        nextRequestID += 1
+        let header = IKEHeader(initiatorSPI: initiatorSPI, responderSPI: responderSPI, exchangeType: .informational,
+                               flags: role == .initiator ? .initiator : [], messageID: messageID)
+        do {
+            let bytes = try context.outbound.seal(header: header, payloads: payloads, random: random)
+            return sendRequest(purpose, messageID: messageID, bytes: bytes, now: now)
+        } catch {
+            return [.report(.messageDropped("could not seal INFORMATIONAL request: \(error)"))]
+        }
+    }
+
+    mutating func handleInformationalResponse(_ payloads: [Payload]) -> [IKESAAction] {
+        guard let request = outstanding else { return [] }
+        outstanding = nil
+        switch request.purpose {
+        case .delete:
+            state = .deleted
+            childSAs.removeAll()
+            return [.cancelTimer(.retransmit), .report(.deleted)]
+        case .liveness:
+            return [.cancelTimer(.retransmit), .report(.livenessConfirmed)]
+        case .ikeSAInit, .ikeAuth:
+            return [.cancelTimer(.retransmit)]
+        }
     }
 
     // MARK: Common
@@ -605,6 +680,11 @@ public struct IKESA: Sendable {
             case let .success(payloads): return handleInformationalRequest(payloads, header: header, context: context)
             case let .failure(error): return [.report(.messageDropped("INFORMATIONAL: \(error)"))]
             }
+        case let (.established(context), .informational, true):
+            switch openPayloads(message, raw: bytes, context: context) {
+            case let .success(payloads): return handleInformationalResponse(payloads)
+            case let .failure(error): return [.report(.messageDropped("INFORMATIONAL response: \(error)"))]
+            }
         default:
             return [.report(.messageDropped("\(header.exchangeType) \(header.isResponse ? "response" : "request") in \(phase)"))]
         }
@@ -618,8 +698,9 @@ public struct IKESA: Sendable {
         }
     }
 
-    mutating func sendRequest(messageID: UInt32, bytes: [UInt8], now: IKEInstant) -> [IKESAAction] {
-        outstanding = OutstandingRequest(messageID: messageID, bytes: bytes, transmissions: 1)
+    mutating func sendRequest(_ purpose: OutstandingRequest.Purpose, messageID: UInt32, bytes: [UInt8],
+                              now: IKEInstant) -> [IKESAAction] {
+        outstanding = OutstandingRequest(purpose: purpose, messageID: messageID, bytes: bytes, transmissions: 1)
         return [.send(bytes), .armTimer(.retransmit, deadline: now + configuration.retransmission.timeout(afterAttempt: 0))]
     }
 
@@ -628,6 +709,11 @@ public struct IKESA: Sendable {
         let retransmits = request.transmissions - 1
         guard retransmits < configuration.retransmission.maximumRetransmits else {
             outstanding = nil
+            if request.purpose == .delete {
+                state = .deleted
+                childSAs.removeAll()
+                return [.report(.deleted)]
+            }
             return fail(.noResponse(retransmits: retransmits))
         }
         request.transmissions += 1

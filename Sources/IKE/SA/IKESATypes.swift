@@ -109,6 +109,10 @@ public enum IKESAEvent: Sendable {
     /// A datagram from the peer, non-ESP marker removed.
     case received([UInt8])
     case timerFired(IKETimer)
+    /// Established SA: send an empty INFORMATIONAL request (RFC 7296 §2.4 liveness check, "DPD").
+    case checkLiveness
+    /// Established SA: delete the IKE SA and its CHILD SAs (RFC 7296 §1.4.1).
+    case delete
 }
 
 /// A CHILD SA ready for the data plane, from this side's point of view.
@@ -174,6 +178,11 @@ public enum IKESAReport: Hashable, Sendable {
     case childSAFailed(IKEFailureCause)
     case messageDropped(String)
     case deletedByPeer
+    /// The peer deleted these CHILD SAs (our inbound SPIs); the data plane removes them.
+    case childSAsDeletedByPeer(inboundSPIs: [UInt32])
+    case livenessConfirmed
+    /// Our Delete was answered (or went unanswered); the IKE SA and its CHILD SAs are gone.
+    case deleted
 }
 
 public enum IKESAAction: Hashable, Sendable {
