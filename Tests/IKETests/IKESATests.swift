@@ -23,14 +23,15 @@ struct TwoPeers {
          initiatorChild: [ChildCipherSuite] = DefaultProposals.vpngwDefault.child,
          responderChild: [ChildCipherSuite] = DefaultProposals.vpngwDefault.child,
          initiatorSelectors: TrafficSelectorPolicy = .routeBased, responderSelectors: TrafficSelectorPolicy = .routeBased,
-         responderExpects: IdentificationPayload? = nil) {
+         responderExpects: IdentificationPayload? = nil, maximumMessageLength: Int = 1248) {
         initiator = IKESA(role: .initiator, configuration: IKEPeerConfiguration(
             local: Self.initiatorEndpoint, remote: Self.responderEndpoint, preSharedKey: ascii(initiatorPSK),
-            ikeSuites: initiatorSuites, childSuites: initiatorChild, trafficSelectors: initiatorSelectors), random: TestRandom(seed: 11))
+            ikeSuites: initiatorSuites, childSuites: initiatorChild, trafficSelectors: initiatorSelectors,
+            maximumMessageLength: maximumMessageLength), random: TestRandom(seed: 11))
         responder = IKESA(role: .responder, configuration: IKEPeerConfiguration(
             local: Self.responderEndpoint, remote: Self.initiatorEndpoint, remoteIdentity: responderExpects,
             preSharedKey: ascii(responderPSK), ikeSuites: responderSuites, childSuites: responderChild,
-            trafficSelectors: responderSelectors), random: TestRandom(seed: 22))
+            trafficSelectors: responderSelectors, maximumMessageLength: maximumMessageLength), random: TestRandom(seed: 22))
     }
 
     mutating func absorb(_ actions: [IKESAAction], fromInitiator: Bool) {
@@ -317,6 +318,43 @@ struct TwoPeers {
         #expect(peers.responder.childSAs.isEmpty)
         // A retransmitted request gets the cached answer, byte for byte.
         #expect(peers.responder.handle(.received(request), now: peers.now) == [.send(response)])
+    }
+
+    static func isFragment(_ bytes: [UInt8]) -> Bool {
+        (try? IKEMessage.parse(bytes))?.payloads.last?.type == .encryptedFragment
+    }
+
+    @Test func largeMessagesTravelAsFragments() throws {
+        var peers = TwoPeers(maximumMessageLength: 160)
+        var sent: [[UInt8]] = []
+        peers.start()
+        while !peers.wire.isEmpty {
+            sent += peers.wire.map(\.bytes)
+            peers.run()
+        }
+        #expect(peers.initiator.fragmentationNegotiated && peers.responder.fragmentationNegotiated)
+        #expect(peers.initiator.phase == .established && peers.responder.phase == .established)
+        try expectMatchingChildren(peers)
+        let fragments = (peers.initiatorActions + peers.responderActions).compactMap { action -> [UInt8]? in
+            if case let .send(bytes) = action, Self.isFragment(bytes) { return bytes }
+            return nil
+        }
+        #expect(fragments.count >= 4)
+        #expect(fragments.allSatisfy { $0.count <= 160 })
+    }
+
+    @Test func lostFragmentIsRecoveredByRetransmittingAll() throws {
+        var peers = TwoPeers(maximumMessageLength: 160)
+        peers.dropSends = [3]  // the second fragment of the IKE_AUTH request
+        peers.start()
+        peers.run()
+        #expect(peers.initiator.phase == .authSent && peers.responder.phase == .awaitingAuth)
+        let deadline = try #require(TwoPeers.lastDeadline(peers.initiatorActions))
+        peers.advance(to: deadline)
+        peers.fireInitiatorRetransmit()
+        peers.run()
+        #expect(peers.initiator.phase == .established && peers.responder.phase == .established)
+        try expectMatchingChildren(peers)
     }
 
     @Test func garbageIsDroppedWithADiagnostic() {

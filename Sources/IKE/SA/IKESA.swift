@@ -29,7 +29,8 @@ struct OutstandingRequest: Sendable {
 
     var purpose: Purpose
     var messageID: UInt32
-    var bytes: [UInt8]
+    /// One datagram, or every SKF fragment of the message (RFC 7383 §2.6.1: all are retransmitted).
+    var datagrams: [[UInt8]]
     var transmissions: Int
 }
 
@@ -68,7 +69,10 @@ public struct IKESA: Sendable {
     var outstanding: OutstandingRequest?
     var nextRequestID: UInt32 = 0
     /// Responder: the last response, re-sent byte-identical to a duplicate request.
-    var cachedResponse: (messageID: UInt32, bytes: [UInt8])?
+    var cachedResponse: (messageID: UInt32, datagrams: [[UInt8]])?
+    /// RFC 7383: both sides sent IKEV2_FRAGMENTATION_SUPPORTED in IKE_SA_INIT.
+    public private(set) var fragmentationNegotiated = false
+    var reassembly: (messageID: UInt32, isResponse: Bool, reassembler: FragmentReassembler)?
     /// CHILD SAs installed by this IKE SA, for deletes and diagnostics.
     public private(set) var childSAs: [ChildSAInstallation] = []
     private let random: any RandomSource
@@ -153,7 +157,7 @@ public struct IKESA: Sendable {
         let bytes = IKEMessage(header: header, payloads: payloads).emit()
         state = .initiatorInitSent(keyPair: keyPair, nonce: nonce, cookie: cookie)
         nextRequestID = 1
-        return sendRequest(.ikeSAInit, messageID: 0, bytes: bytes, now: now)
+        return sendRequest(.ikeSAInit, messageID: 0, datagrams: [bytes], now: now)
     }
 
     func ikeProposals() -> [Proposal] {
@@ -235,7 +239,7 @@ public struct IKESA: Sendable {
             return fail(.cryptoFailure(.keyExchangeGroupMismatch(expected: keyPair.group.rawValue, received: ke.group)))
         }
         responderSPI = message.header.responderSPI
-        guard let initRequest = outstanding?.bytes else { return fail(.protocolViolation("no outstanding IKE_SA_INIT")) }
+        guard let initRequest = outstanding?.datagrams.first else { return fail(.protocolViolation("no outstanding IKE_SA_INIT")) }
         let context: IKESAContext
         do {
             context = try makeContext(suite: suite, keyPair: keyPair, peerPublic: ke.data, nonceI: nonce,
@@ -244,6 +248,7 @@ public struct IKESA: Sendable {
             return [.cancelTimer(.retransmit)] + fail(.cryptoFailure(error))
         }
         outstanding = nil
+        fragmentationNegotiated = payloads.notify(.ikev2FragmentationSupported) != nil
         var actions: [IKESAAction] = [.cancelTimer(.retransmit)]
         if let nat = natReport(payloads: payloads) { actions.append(nat) }
         return actions + sendAuthRequest(context: context, now: now)
@@ -283,14 +288,14 @@ public struct IKESA: Sendable {
         nextRequestID += 1
         let header = IKEHeader(initiatorSPI: initiatorSPI, responderSPI: responderSPI, exchangeType: .ikeAuth,
                                flags: .initiator, messageID: messageID)
-        let bytes: [UInt8]
+        let datagrams: [[UInt8]]
         do {
-            bytes = try context.outbound.seal(header: header, payloads: payloads, random: random)
+            datagrams = try protect(context: context, header: header, payloads: payloads)
         } catch {
             return fail(.cryptoFailure(error))
         }
         state = .initiatorAuthSent(context, childSPI: childSPI)
-        return sendRequest(.ikeAuth, messageID: messageID, bytes: bytes, now: now)
+        return sendRequest(.ikeAuth, messageID: messageID, datagrams: datagrams, now: now)
     }
 
     mutating func handleAuthResponse(_ payloads: [Payload], context: IKESAContext, childSPI: UInt32) -> [IKESAAction] {
@@ -374,7 +379,7 @@ public struct IKESA: Sendable {
 
     mutating func handleInitRequest(_ message: IKEMessage, raw: [UInt8]) -> [IKESAAction] {
         if case .idle = state {} else {
-            if let cached = cachedResponse, cached.messageID == 0 { return [.send(cached.bytes)] }
+            if let cached = cachedResponse, cached.messageID == 0 { return cached.datagrams.map { .send($0) } }
             return [.report(.messageDropped("IKE_SA_INIT request in \(phase)"))]
         }
         initiatorSPI = message.header.initiatorSPI
@@ -442,7 +447,8 @@ public struct IKESA: Sendable {
             return fail(.cryptoFailure(error))
         }
         state = .responderAwaitingAuth(context)
-        cachedResponse = (0, response)
+        cachedResponse = (0, [response])
+        fragmentationNegotiated = payloads.notify(.ikev2FragmentationSupported) != nil
         var actions: [IKESAAction] = [.send(response)]
         // The request's NAT-D hashes were computed with SPIr = 0.
         let spiR = responderSPI
@@ -483,7 +489,7 @@ public struct IKESA: Sendable {
                                                  signedOctets: ourSigned)
         var response: [Payload] = [.identificationResponder(identity),
                                    .authentication(AuthenticationPayload(method: .sharedKeyMIC, data: ourAuth))]
-        var actions: [IKESAAction] = [.report(.ikeSAEstablished(suite: context.suite, initiatorSPI: initiatorSPI,
+        let actions: [IKESAAction] = [.report(.ikeSAEstablished(suite: context.suite, initiatorSPI: initiatorSPI,
                                                                  responderSPI: responderSPI))]
         var childActions: [IKESAAction] = []
         switch negotiateChild(payloads) {
@@ -502,16 +508,15 @@ public struct IKESA: Sendable {
             response.append(.notify(refusal.notify))
             childActions = [.report(.childSAFailed(refusal.cause))]
         }
-        let bytes: [UInt8]
+        let datagrams: [[UInt8]]
         do {
-            bytes = try context.outbound.seal(header: responseHeader(for: header), payloads: response, random: random)
+            datagrams = try protect(context: context, header: responseHeader(for: header), payloads: response)
         } catch {
             return fail(.cryptoFailure(error))
         }
         state = .established(context)
-        cachedResponse = (header.messageID, bytes)
-        actions.insert(.send(bytes), at: 0)
-        return actions + childActions
+        cachedResponse = (header.messageID, datagrams)
+        return datagrams.map { .send($0) } + actions + childActions
     }
 
     struct ChildRefusal: Error {
@@ -551,9 +556,9 @@ public struct IKESA: Sendable {
     mutating func respondAndFail(_ payloads: [Payload], header: IKEHeader, context: IKESAContext,
                                  cause: IKEFailureCause) -> [IKESAAction] {
         var actions: [IKESAAction] = []
-        if let bytes = try? context.outbound.seal(header: responseHeader(for: header), payloads: payloads, random: random) {
-            cachedResponse = (header.messageID, bytes)
-            actions.append(.send(bytes))
+        if let datagrams = try? protect(context: context, header: responseHeader(for: header), payloads: payloads) {
+            cachedResponse = (header.messageID, datagrams)
+            actions += datagrams.map { .send($0) }
         }
         return actions + fail(cause)
     }
@@ -584,17 +589,17 @@ public struct IKESA: Sendable {
             }
             response.append(.delete(DeletePayload(protocolID: .esp, spiSize: 4, spis: spis)))
         }
-        guard let bytes = try? context.outbound.seal(header: responseHeader(for: header), payloads: response, random: random) else {
+        guard let datagrams = try? protect(context: context, header: responseHeader(for: header), payloads: response) else {
             return [.report(.messageDropped("could not seal INFORMATIONAL response"))]
         }
-        cachedResponse = (header.messageID, bytes)
+        cachedResponse = (header.messageID, datagrams)
         if deletesIKE {
             state = .deleted
             outstanding = nil
             childSAs.removeAll()
-            return [.send(bytes), .cancelTimer(.retransmit), .report(.deletedByPeer)]
+            return datagrams.map { .send($0) } + [.cancelTimer(.retransmit), .report(.deletedByPeer)]
         }
-        var actions: [IKESAAction] = [.send(bytes)]
+        var actions: [IKESAAction] = datagrams.map { .send($0) }
         if !deletedInbound.isEmpty {
             childSAs.removeAll { deletedInbound.contains($0.inboundSPI) }
             actions.append(.report(.childSAsDeletedByPeer(inboundSPIs: deletedInbound)))
@@ -613,8 +618,8 @@ public struct IKESA: Sendable {
         let header = IKEHeader(initiatorSPI: initiatorSPI, responderSPI: responderSPI, exchangeType: .informational,
                                flags: role == .initiator ? .initiator : [], messageID: messageID)
         do {
-            let bytes = try context.outbound.seal(header: header, payloads: payloads, random: random)
-            return sendRequest(purpose, messageID: messageID, bytes: bytes, now: now)
+            let datagrams = try protect(context: context, header: header, payloads: payloads)
+            return sendRequest(purpose, messageID: messageID, datagrams: datagrams, now: now)
         } catch {
             return [.report(.messageDropped("could not seal INFORMATIONAL request: \(error)"))]
         }
@@ -653,7 +658,10 @@ public struct IKESA: Sendable {
                 return [.report(.messageDropped("response to message ID \(header.messageID) we did not send"))]
             }
         } else if let cached = cachedResponse, cached.messageID == header.messageID, header.exchangeType != .ikeSAInit {
-            return [.send(cached.bytes)]  // RFC 7296 §2.1: retransmitted request, same answer
+            // RFC 7296 §2.1: a retransmitted request gets the same answer; for a fragmented
+            // request only its first fragment triggers it (RFC 7383 §2.6.1).
+            if case let .encryptedFragment(fragment)? = message.payloads.last, fragment.fragmentNumber != 1 { return [] }
+            return cached.datagrams.map { .send($0) }
         }
         switch (state, header.exchangeType, header.isResponse) {
         case (.initiatorInitSent, .ikeSAInit, true):
@@ -664,44 +672,82 @@ public struct IKESA: Sendable {
         case let (.initiatorAuthSent(context, childSPI), .ikeAuth, true):
             guard header.responderSPI == responderSPI else { return [.report(.messageDropped("unknown responder SPI"))] }
             switch openPayloads(message, raw: bytes, context: context) {
-            case let .success(payloads): return handleAuthResponse(payloads, context: context, childSPI: childSPI)
-            case let .failure(error): return [.report(.messageDropped("IKE_AUTH response: \(error)"))]
+            case let .payloads(payloads): return handleAuthResponse(payloads, context: context, childSPI: childSPI)
+            case .incomplete: return []
+            case let .failed(error): return [.report(.messageDropped("IKE_AUTH response: \(error)"))]
             }
         case let (.responderAwaitingAuth(context), .ikeAuth, false):
             guard header.responderSPI == responderSPI, header.messageID == 1 else {
                 return [.report(.messageDropped("IKE_AUTH with SPI or message ID out of place"))]
             }
             switch openPayloads(message, raw: bytes, context: context) {
-            case let .success(payloads): return handleAuthRequest(payloads, header: header, context: context)
-            case let .failure(error): return [.report(.messageDropped("IKE_AUTH request: \(error)"))]
+            case let .payloads(payloads): return handleAuthRequest(payloads, header: header, context: context)
+            case .incomplete: return []
+            case let .failed(error): return [.report(.messageDropped("IKE_AUTH request: \(error)"))]
             }
         case let (.established(context), .informational, false):
             switch openPayloads(message, raw: bytes, context: context) {
-            case let .success(payloads): return handleInformationalRequest(payloads, header: header, context: context)
-            case let .failure(error): return [.report(.messageDropped("INFORMATIONAL: \(error)"))]
+            case let .payloads(payloads): return handleInformationalRequest(payloads, header: header, context: context)
+            case .incomplete: return []
+            case let .failed(error): return [.report(.messageDropped("INFORMATIONAL: \(error)"))]
             }
         case let (.established(context), .informational, true):
             switch openPayloads(message, raw: bytes, context: context) {
-            case let .success(payloads): return handleInformationalResponse(payloads)
-            case let .failure(error): return [.report(.messageDropped("INFORMATIONAL response: \(error)"))]
+            case let .payloads(payloads): return handleInformationalResponse(payloads)
+            case .incomplete: return []
+            case let .failed(error): return [.report(.messageDropped("INFORMATIONAL response: \(error)"))]
             }
         default:
             return [.report(.messageDropped("\(header.exchangeType) \(header.isResponse ? "response" : "request") in \(phase)"))]
         }
     }
 
-    func openPayloads(_ message: IKEMessage, raw: [UInt8], context: IKESAContext) -> Result<[Payload], IKEMessageError> {
+    enum Opened {
+        case payloads([Payload])
+        /// A fragment was stored; the message is not complete yet.
+        case incomplete
+        case failed(IKEMessageError)
+    }
+
+    /// Opens SK, or adds an SKF fragment to the reassembly of its message (RFC 7383 §2.6).
+    mutating func openPayloads(_ message: IKEMessage, raw: [UInt8], context: IKESAContext) -> Opened {
+        guard message.payloads.last?.type == .encryptedFragment else {
+            do {
+                return .payloads(try context.inbound.open(message, rawBytes: raw))
+            } catch {
+                return .failed(error)
+            }
+        }
+        let header = message.header
         do {
-            return .success(try context.inbound.open(message, rawBytes: raw))
+            let (fragment, plaintext) = try context.inbound.openFragment(message, rawBytes: raw)
+            var reassembler = FragmentReassembler()
+            if let pending = reassembly, pending.messageID == header.messageID, pending.isResponse == header.isResponse {
+                reassembler = pending.reassembler
+            }
+            let complete = reassembler.add(fragment, plaintext: plaintext)
+            reassembly = (header.messageID, header.isResponse, reassembler)
+            guard let (first, inner) = complete else { return .incomplete }
+            reassembly = nil
+            return .payloads(try FragmentReassembler.payloads(first: first, innerBytes: inner, header: header))
         } catch {
-            return .failure(error)
+            return .failed(error)
         }
     }
 
-    mutating func sendRequest(_ purpose: OutstandingRequest.Purpose, messageID: UInt32, bytes: [UInt8],
+    /// SK, or SKF fragments when fragmentation was negotiated and the message would not fit.
+    func protect(context: IKESAContext, header: IKEHeader, payloads: [Payload]) throws(IKECryptoError) -> [[UInt8]] {
+        let whole = try context.outbound.seal(header: header, payloads: payloads, random: random)
+        guard fragmentationNegotiated, whole.count > configuration.maximumMessageLength else { return [whole] }
+        return try context.outbound.sealFragments(header: header, payloads: payloads,
+                                                  maximumMessageLength: configuration.maximumMessageLength, random: random)
+    }
+
+    mutating func sendRequest(_ purpose: OutstandingRequest.Purpose, messageID: UInt32, datagrams: [[UInt8]],
                               now: IKEInstant) -> [IKESAAction] {
-        outstanding = OutstandingRequest(purpose: purpose, messageID: messageID, bytes: bytes, transmissions: 1)
-        return [.send(bytes), .armTimer(.retransmit, deadline: now + configuration.retransmission.timeout(afterAttempt: 0))]
+        outstanding = OutstandingRequest(purpose: purpose, messageID: messageID, datagrams: datagrams, transmissions: 1)
+        return datagrams.map { .send($0) }
+            + [.armTimer(.retransmit, deadline: now + configuration.retransmission.timeout(afterAttempt: 0))]
     }
 
     mutating func retransmit(now: IKEInstant) -> [IKESAAction] {
@@ -719,7 +765,7 @@ public struct IKESA: Sendable {
         request.transmissions += 1
         outstanding = request
         let wait = configuration.retransmission.timeout(afterAttempt: request.transmissions - 1)
-        return [.send(request.bytes), .armTimer(.retransmit, deadline: now + wait)]
+        return request.datagrams.map { .send($0) } + [.armTimer(.retransmit, deadline: now + wait)]
     }
 
     mutating func fail(_ cause: IKEFailureCause) -> [IKESAAction] {

@@ -79,13 +79,16 @@ public struct IKEPeerConfiguration: Sendable {
     public var childSuites: [ChildCipherSuite]
     public var trafficSelectors: TrafficSelectorPolicy
     public var retransmission: RetransmissionPolicy
+    /// Largest IKE message sent whole once fragmentation is negotiated: 1280-byte IPv4 datagram
+    /// (strongSwan's fragment_size) less IP, UDP and the non-ESP marker.
+    public var maximumMessageLength: Int
 
     public init(local: IKEEndpoint, remote: IKEEndpoint, localIdentity: IdentificationPayload? = nil,
                 remoteIdentity: IdentificationPayload? = nil, preSharedKey: [UInt8],
                 ikeSuites: [IKECipherSuite] = DefaultProposals.vpngwDefault.ike,
                 childSuites: [ChildCipherSuite] = DefaultProposals.vpngwDefault.child,
                 trafficSelectors: TrafficSelectorPolicy = .routeBased,
-                retransmission: RetransmissionPolicy = RetransmissionPolicy()) {
+                retransmission: RetransmissionPolicy = RetransmissionPolicy(), maximumMessageLength: Int = 1248) {
         self.local = local
         self.remote = remote
         self.localIdentity = localIdentity ?? local.identification
@@ -95,6 +98,7 @@ public struct IKEPeerConfiguration: Sendable {
         self.childSuites = childSuites
         self.trafficSelectors = trafficSelectors
         self.retransmission = retransmission
+        self.maximumMessageLength = maximumMessageLength
     }
 }
 
