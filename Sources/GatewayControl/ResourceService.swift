@@ -48,6 +48,20 @@ public actor ResourceService {
         self.provisioner = provisioner
         self.logger = logger
         self.world = try store.loadWorld()
+        for key in world.resources.keys { groupCounts[GroupKey(subscription: key.subscription, name: key.resourceGroup), default: 0] += 1 }
+    }
+
+    /// Resources per group, kept in step with `world` so the quota check is O(1).
+    private var groupCounts: [GroupKey: Int] = [:]
+
+    private func setResource(_ key: ResourceKey, _ resource: AnyResource?) {
+        let group = GroupKey(subscription: key.subscription, name: key.resourceGroup)
+        switch (world.resources[key] != nil, resource != nil) {
+        case (false, true): groupCounts[group, default: 0] += 1
+        case (true, false): groupCounts[group, default: 1] -= 1
+        default: break
+        }
+        world.resources[key] = resource
     }
 
     /// Resumes operations that were in flight when the process stopped: every resource left in
@@ -101,7 +115,7 @@ public actor ResourceService {
         let plan = try admission.planGroupDelete(key, world: world)
         let removed = plan.compactMap { world.resources[$0] }
         try commit(plan.map { .delete($0) } + [.deleteGroup(key)])
-        for k in plan { world.resources[k] = nil }
+        for k in plan { setResource(k, nil) }
         world.groups[key] = nil
         let p = provisioner
         Task { for r in removed { try? await p.deprovision(r) } }
@@ -114,7 +128,7 @@ public actor ResourceService {
         let existing = world[id.key]
         try checkPreconditions(existing: existing, ifMatch: ifMatch, ifNoneMatch: ifNoneMatch)
         if existing == nil {
-            let count = world.resources.keys.lazy.filter { $0.subscription == id.key.subscription && $0.resourceGroup == id.key.resourceGroup }.count
+            let count = groupCounts[GroupKey(subscription: id.subscription, name: id.resourceGroup)] ?? 0
             if count >= Self.maxResourcesPerGroup {
                 throw ARMError.conflict("ResourceQuotaExceeded", "resourceGroup", "Resource group '\(id.resourceGroup)' already holds \(count) resources, the most one group may hold (\(Self.maxResourcesPerGroup)).")
             }
@@ -129,7 +143,7 @@ public actor ResourceService {
             operation = OperationRecord(id: UUID().uuidString.lowercased(), resourceID: admitted.id, status: .InProgress, startTime: Date())
         }
         try commit([.put(id.key, admitted)] + (operation.map { [.putOperation($0)] } ?? []))
-        world.resources[id.key] = admitted
+        setResource(id.key, admitted)
         if let operation { startProvisioning(key: id.key, operation: operation) }
         return WriteResult(resource: view.view(admitted, world: world), created: existing == nil, operation: operation)
     }
@@ -164,12 +178,12 @@ public actor ResourceService {
             let deleting = existing.withProvisioningState(.Deleting)
             let op = OperationRecord(id: UUID().uuidString.lowercased(), resourceID: existing.id, status: .InProgress, startTime: Date())
             try commit([.put(id.key, deleting), .putOperation(op)])
-            world.resources[id.key] = deleting
+            setResource(id.key, deleting)
             startDeleting(key: id.key, operation: op)
             return (true, op)
         }
         try commit([.delete(id.key)])
-        world.resources[id.key] = nil
+        setResource(id.key, nil)
         return (true, nil)
     }
 
@@ -181,7 +195,7 @@ public actor ResourceService {
         let tags = try decodeBody(Tags.self, body)
         let updated = existing.withTags(tags.tags ?? [:]).withEtag(newEtag())
         try commit([.put(id.key, updated)])
-        world.resources[id.key] = updated
+        setResource(id.key, updated)
         return view.view(updated, world: world)
     }
 
@@ -348,7 +362,7 @@ public actor ResourceService {
         }
         do {
             try store.commit(changes)
-            for case .put(let k, let r) in changes { world.resources[k] = r }
+            for case .put(let k, let r) in changes { setResource(k, r) }
         } catch {
             logger.error("could not record the end of provisioning of \(key.name): \(error)")
         }
@@ -376,7 +390,7 @@ public actor ResourceService {
         }
         do {
             try store.commit(changes)
-            if error == nil { world.resources[key] = nil } else if case .put(let k, let r) = changes[0] { world.resources[k] = r }
+            if error == nil { setResource(key, nil) } else if case .put(let k, let r) = changes[0] { setResource(k, r) }
         } catch {
             logger.error("could not record the deletion of \(key.name): \(error)")
         }

@@ -61,7 +61,7 @@ func runClient(_ options: ClientOptions, _ body: (GatewayClient) async throws ->
         switch e {
         case .api(let arm):
             var line = "error: \(arm.code): \(arm.message)"
-            if let t = arm.target, !arm.message.contains(t) { line += " (field: \(t))" }
+            if let t = arm.target, !t.hasPrefix("/"), !arm.message.contains(t) { line += " (field: \(t))" }
             FileHandle.standardError.write(Data((line + "\n").utf8))
         default:
             FileHandle.standardError.write(Data("error: \(e)\n".utf8))

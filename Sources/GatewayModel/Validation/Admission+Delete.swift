@@ -4,33 +4,36 @@ extension Admission {
     /// Refuses deleting a resource that another resource still uses (409 naming the user).
     public func checkDelete(_ id: ResourceID, world: World) throws(ARMError) {
         guard let resource = world[id.key] else { throw ARMError.notFound(id.type.noun, id.description) }
-        func refuse(_ users: [String], _ hint: String) throws(ARMError) {
+        /// `users` are (kind, name) pairs: "connection 'c1', connection 'c2' and peering 'p'".
+        func refuse(_ users: [(String, String)], _ hint: String) throws(ARMError) {
             guard !users.isEmpty else { return }
+            let items = users.sorted { ($0.0, $0.1) < ($1.0, $1.1) }.map { "\($0.0) '\($0.1)'" }
+            let list = items.count == 1 ? items[0] : items.dropLast().joined(separator: ", ") + " and " + items.last!
             throw ARMError.conflict("InUseResourceCannotBeDeleted", id.description,
-                "The \(id.type.noun) '\(resource.name)' is in use by \(users.joined(separator: ", ")). \(hint)")
+                "The \(id.type.noun) '\(resource.name)' is in use by \(list). \(hint)")
         }
         switch resource {
         case .virtualNetwork(let v):
-            try refuse(world.gateways(inVNet: v.id ?? "").map { "virtual network gateway '\($0.name ?? "")'" }, "Delete the gateway first.")
+            try refuse(world.gateways(inVNet: v.id ?? "").map { ("virtual network gateway", $0.name ?? "") }, "Delete the gateway first.")
         case .publicIPAddress:
             try refuse(world.gateways.filter { g in
                 g.properties.ipConfigurations?.contains { $0.properties.publicIPAddress.flatMap { ResourceID(parsing: $0.id)?.key } == id.key } == true
-            }.map { "virtual network gateway '\($0.name ?? "")'" }, "Delete the gateway first.")
+            }.map { ("virtual network gateway", $0.name ?? "") }, "Delete the gateway first.")
         case .virtualNetworkGateway(let g):
-            try refuse(world.connections(onGateway: g.id ?? "").map { "connection '\($0.name ?? "")'" }, "Delete the connections first.")
+            try refuse(world.connections(onGateway: g.id ?? "").map { ("connection", $0.name ?? "") }, "Delete the connections first.")
             if let vnet = world.vnetID(ofGateway: g) {
                 try refuse(world.peeringsPointing(at: vnet).filter { $0.1.properties.useRemoteGateways == true }
-                    .map { "peering '\($0.1.name ?? "")' of virtual network '\($0.0.name ?? "")' (useRemoteGateways)" },
+                    .map { ("peering", "\($0.1.name ?? "")' of virtual network '\($0.0.name ?? "")' (useRemoteGateways") },
                     "Set useRemoteGateways to false on those peerings first.")
             }
         case .localNetworkGateway:
             try refuse(world.connections.filter { $0.properties.localNetworkGateway2.flatMap { ResourceID(parsing: $0.id)?.key } == id.key }
-                .map { "connection '\($0.name ?? "")'" }, "Delete the connections first.")
+                .map { ("connection", $0.name ?? "") }, "Delete the connections first.")
         case .connection:
             break
         case .expressRouteCircuit:
             try refuse(world.connections.filter { $0.properties.peer.flatMap { ResourceID(parsing: $0.id)?.key } == id.key }
-                .map { "connection '\($0.name ?? "")'" }, "Delete the connections first.")
+                .map { ("connection", $0.name ?? "") }, "Delete the connections first.")
         }
     }
 
@@ -125,6 +128,8 @@ public struct ResourceView: Sendable {
             }
             c.properties.connectionStatus = status
             c.properties.connectionStatusReason = reason
+            // As in Azure, the key is read only through …/connections/{name}/sharedkey.
+            c.properties.sharedKey = nil
             return .connection(c)
         case .virtualNetworkGateway, .localNetworkGateway, .expressRouteCircuit:
             return resource
