@@ -357,6 +357,74 @@ struct TwoPeers {
         try expectMatchingChildren(peers)
     }
 
+    func expectMatchingCurrentChildren(_ peers: TwoPeers) throws {
+        #expect(peers.initiator.childSAs.count == 1 && peers.responder.childSAs.count == 1)
+        let i = try #require(peers.initiator.childSAs.first)
+        let r = try #require(peers.responder.childSAs.first)
+        #expect(i.outboundSPI == r.inboundSPI && i.inboundSPI == r.outboundSPI)
+        #expect(i.outboundKeys == r.inboundKeys && i.inboundKeys == r.outboundKeys)
+        #expect(i.localSelectors == r.remoteSelectors && i.remoteSelectors == r.localSelectors)
+    }
+
+    @Test func childRekeyWithoutPFSMakesBeforeBreaking() throws {
+        var peers = TwoPeers()
+        peers.start()
+        peers.run()
+        let old = try #require(peers.initiator.childSAs.first)
+        peers.initiatorActions.removeAll()
+        peers.responderActions.removeAll()
+        peers.absorb(peers.initiator.handle(.rekeyChildSA(inboundSPI: old.inboundSPI), now: peers.now), fromInitiator: true)
+        peers.run()
+        try expectMatchingCurrentChildren(peers)
+        let new = try #require(peers.initiator.childSAs.first)
+        #expect(new.inboundSPI != old.inboundSPI && new.outboundKeys != old.outboundKeys)
+        // Installed before the old one is removed, on both sides.
+        let iInstall = try #require(peers.initiatorActions.firstIndex { if case .installChildSA = $0 { return true } else { return false } })
+        let iRemove = try #require(peers.initiatorActions.firstIndex(of: .uninstallChildSA(inboundSPI: old.inboundSPI)))
+        #expect(iInstall < iRemove)
+        #expect(peers.responderActions.contains(.uninstallChildSA(inboundSPI: old.outboundSPI)))
+        #expect(TwoPeers.reports(peers.initiatorActions).contains(.childSARekeyed(oldInboundSPI: old.inboundSPI, newInboundSPI: new.inboundSPI)))
+    }
+
+    @Test func childRekeyWithPFSStartedByTheResponder() throws {
+        let pfs = [ChildCipherSuite(encryption: .aesGCM16(keyBits: 128), integrity: nil, dhGroup: .curve25519)]
+        var peers = TwoPeers(initiatorChild: pfs, responderChild: pfs)
+        peers.start()
+        peers.run()
+        let old = try #require(peers.responder.childSAs.first)
+        peers.absorb(peers.responder.handle(.rekeyChildSA(inboundSPI: old.inboundSPI), now: peers.now), fromInitiator: false)
+        peers.run()
+        try expectMatchingCurrentChildren(peers)
+        let new = try #require(peers.responder.childSAs.first)
+        #expect(new.suite.dhGroup == .curve25519)
+        #expect(new.inboundSPI != old.inboundSPI)
+        // Two rekeys in a row: message IDs advance on the responder's own counter.
+        peers.absorb(peers.responder.handle(.rekeyChildSA(inboundSPI: new.inboundSPI), now: peers.now), fromInitiator: false)
+        peers.run()
+        try expectMatchingCurrentChildren(peers)
+        #expect(peers.responder.childSAs.first?.inboundSPI != new.inboundSPI)
+    }
+
+    @Test func pfsMismatchOnRekeyKeepsTheOldSA() throws {
+        let withPFS = [ChildCipherSuite(encryption: .aesGCM16(keyBits: 128), integrity: nil, dhGroup: .ecp256)]
+        let withoutPFS = [ChildCipherSuite(encryption: .aesGCM16(keyBits: 128), integrity: nil)]
+        var peers = TwoPeers(initiatorChild: withPFS, responderChild: withoutPFS)
+        peers.start()
+        peers.run()
+        try expectMatchingChildren(peers)  // IKE_AUTH ignores the DH transform
+        let old = try #require(peers.initiator.childSAs.first)
+        peers.absorb(peers.initiator.handle(.rekeyChildSA(inboundSPI: old.inboundSPI), now: peers.now), fromInitiator: true)
+        peers.run()
+        #expect(TwoPeers.reports(peers.initiatorActions).contains(.childSAFailed(.refusedByPeer(.noProposalChosen))))
+        let responderFailure = TwoPeers.reports(peers.responderActions).first { if case .childSAFailed = $0 { return true } else { return false } }
+        guard case let .childSAFailed(.noProposalChosen(mismatch))? = responderFailure else {
+            Issue.record("responder should explain the PFS mismatch")
+            return
+        }
+        #expect(mismatch.description.contains("no common DH (we: none; they: ECP_256)"))
+        #expect(peers.initiator.childSAs == [old])
+    }
+
     @Test func garbageIsDroppedWithADiagnostic() {
         var peers = TwoPeers()
         let actions = peers.responder.handle(.received([1, 2, 3]), now: .zero)

@@ -18,6 +18,15 @@ struct IKESAContext: Sendable {
     var inbound: SKProtection
 }
 
+/// Our side of a CREATE_CHILD_SA that rekeys a CHILD SA (RFC 7296 §1.3.3).
+struct PendingChildRekey: Sendable {
+    var oldInboundSPI: UInt32
+    var newInboundSPI: UInt32
+    var nonce: [UInt8]
+    var keyPair: KeyExchangeKeyPair?
+    var proposals: [Proposal]
+}
+
 /// A request we sent and keep retransmitting until its response arrives.
 struct OutstandingRequest: Sendable {
     enum Purpose: Sendable {
@@ -25,6 +34,8 @@ struct OutstandingRequest: Sendable {
         case ikeAuth
         case liveness
         case delete
+        case rekeyChild(PendingChildRekey)
+        case deleteChild(inboundSPI: UInt32)
     }
 
     var purpose: Purpose
@@ -122,6 +133,8 @@ public struct IKESA: Sendable {
         case .delete:
             return sendInformational(payloads: [.delete(DeletePayload(protocolID: .ike, spiSize: 0, spis: []))],
                                      purpose: .delete, now: now)
+        case let .rekeyChildSA(inboundSPI):
+            return startChildRekey(inboundSPI: inboundSPI, now: now)
         }
     }
 
@@ -174,8 +187,11 @@ public struct IKESA: Sendable {
 
     func natDetectionNotifies(responderSPI: UInt64) -> [Payload] {
         [
+            // With forced encapsulation the source hash names an address we do not have, so the
+            // peer sees us "behind a NAT" and both sides move to UDP 4500 (strongSwan's encap=yes).
             .notify(NotifyPayload(type: .natDetectionSourceIP, data: natDetectionHash(
-                initiatorSPI: initiatorSPI, responderSPI: responderSPI, endpoint: configuration.local))),
+                initiatorSPI: initiatorSPI, responderSPI: responderSPI,
+                endpoint: configuration.forceUDPEncapsulation ? IKEEndpoint(address: [0, 0, 0, 0], port: 0) : configuration.local))),
             .notify(NotifyPayload(type: .natDetectionDestinationIP, data: natDetectionHash(
                 initiatorSPI: initiatorSPI, responderSPI: responderSPI, endpoint: configuration.remote))),
         ]
@@ -348,22 +364,30 @@ public struct IKESA: Sendable {
                                       localSelectors: tsi.selectors, remoteSelectors: tsr.selectors)
     }
 
+    /// Derives and records a CHILD SA. KEYMAT order follows the exchange that created it: the
+    /// exchange initiator's outbound keys come first (RFC 7296 §2.17). IKE_AUTH uses the
+    /// IKE_SA_INIT nonces and no PFS; CREATE_CHILD_SA its own nonces and optional g^ir.
     mutating func installChild(context: IKESAContext, proposal: Proposal, inboundSPI: UInt32, outboundSPI: UInt32,
-                      localSelectors: [TrafficSelector], remoteSelectors: [TrafficSelector]) -> [IKESAAction] {
+                               localSelectors: [TrafficSelector], remoteSelectors: [TrafficSelector],
+                               exchangeInitiator: Bool? = nil, nonces: (initiator: [UInt8], responder: [UInt8])? = nil,
+                               pfsSharedSecret: [UInt8]? = nil, replacing: UInt32? = nil) -> [IKESAAction] {
         do {
             var suite = try ChildCipherSuite(proposal: proposal)
-            suite.dhGroup = nil  // no PFS group applies to the IKE_AUTH CHILD SA (RFC 7296 §1.2)
+            if pfsSharedSecret == nil { suite.dhGroup = nil }
             let keys = try KeyDerivation.childSAKeys(prf: context.suite.prf, skD: context.keys.skD, suite: suite,
-                                                     nonceInitiator: context.nonceInitiator, nonceResponder: context.nonceResponder)
-            let isInitiator = role == .initiator
+                                                     nonceInitiator: nonces?.initiator ?? context.nonceInitiator,
+                                                     nonceResponder: nonces?.responder ?? context.nonceResponder,
+                                                     pfsSharedSecret: pfsSharedSecret)
+            let isInitiator = exchangeInitiator ?? (role == .initiator)
             let installation = ChildSAInstallation(
                 suite: suite, inboundSPI: inboundSPI, outboundSPI: outboundSPI,
                 inboundKeys: isInitiator ? keys.responderToInitiator : keys.initiatorToResponder,
                 outboundKeys: isInitiator ? keys.initiatorToResponder : keys.responderToInitiator,
                 localSelectors: localSelectors, remoteSelectors: remoteSelectors)
             childSAs.append(installation)
-            return [.installChildSA(installation),
-                    .report(.childSAEstablished(suite: suite, inboundSPI: inboundSPI, outboundSPI: outboundSPI))]
+            let report: IKESAReport = replacing.map { .childSARekeyed(oldInboundSPI: $0, newInboundSPI: inboundSPI) }
+                ?? .childSAEstablished(suite: suite, inboundSPI: inboundSPI, outboundSPI: outboundSPI)
+            return [.installChildSA(installation), .report(report)]
         } catch {
             return [.report(.childSAFailed(.cryptoFailure(error)))]
         }
@@ -602,6 +626,7 @@ public struct IKESA: Sendable {
         var actions: [IKESAAction] = datagrams.map { .send($0) }
         if !deletedInbound.isEmpty {
             childSAs.removeAll { deletedInbound.contains($0.inboundSPI) }
+            actions += deletedInbound.map { .uninstallChildSA(inboundSPI: $0) }
             actions.append(.report(.childSAsDeletedByPeer(inboundSPIs: deletedInbound)))
         }
         return actions
@@ -635,9 +660,187 @@ public struct IKESA: Sendable {
             return [.cancelTimer(.retransmit), .report(.deleted)]
         case .liveness:
             return [.cancelTimer(.retransmit), .report(.livenessConfirmed)]
-        case .ikeSAInit, .ikeAuth:
+        case let .deleteChild(inboundSPI):
+            // Make-before-break: the old SA goes only now that its replacement is installed.
+            childSAs.removeAll { $0.inboundSPI == inboundSPI }
+            return [.cancelTimer(.retransmit), .uninstallChildSA(inboundSPI: inboundSPI)]
+        case .ikeSAInit, .ikeAuth, .rekeyChild:
             return [.cancelTimer(.retransmit)]
         }
+    }
+
+    // MARK: CREATE_CHILD_SA (CHILD SA rekey, RFC 7296 §1.3.3, §2.8)
+
+    /// The CHILD proposals for CREATE_CHILD_SA: the configured suites, PFS groups included.
+    func rekeyProposals(spi: UInt32) -> [Proposal] { childProposals(spi: spi) }
+
+    mutating func startChildRekey(inboundSPI: UInt32, now: IKEInstant) -> [IKESAAction] {
+        guard case let .established(context) = state else {
+            return [.report(.messageDropped("CHILD rekey in \(phase)"))]
+        }
+        guard outstanding == nil else { return [.report(.messageDropped("a request is already outstanding"))] }
+        guard let old = childSAs.first(where: { $0.inboundSPI == inboundSPI }) else {
+            return [.report(.messageDropped("no CHILD SA with inbound SPI \(inboundSPI)"))]
+        }
+        let newSPI = newChildSPI()
+        let nonce = random.bytes(32)
+        let proposals = rekeyProposals(spi: newSPI)
+        var keyPair: KeyExchangeKeyPair?
+        if let group = configuration.childSuites.first?.dhGroup {
+            do {
+                keyPair = try KeyExchangeKeyPair.generate(group: group, random: random)
+            } catch {
+                return [.report(.childSAFailed(.cryptoFailure(error)))]
+            }
+        }
+        var oldSPI: [UInt8] = []
+        oldSPI.appendU32(inboundSPI)
+        var payloads: [Payload] = [
+            .notify(NotifyPayload(protocolID: .esp, spi: oldSPI, type: .rekeySA)),
+            .securityAssociation(SecurityAssociationPayload(proposals: proposals)),
+            .nonce(NoncePayload(data: nonce)),
+        ]
+        if let keyPair { payloads.append(.keyExchange(KeyExchangePayload(group: keyPair.group.rawValue, data: keyPair.publicValue))) }
+        payloads += [.trafficSelectorInitiator(TrafficSelectorPayload(selectors: old.localSelectors)),
+                     .trafficSelectorResponder(TrafficSelectorPayload(selectors: old.remoteSelectors))]
+        let messageID = nextRequestID
+        nextRequestID += 1
+        let header = IKEHeader(initiatorSPI: initiatorSPI, responderSPI: responderSPI, exchangeType: .createChildSA,
+                               flags: role == .initiator ? .initiator : [], messageID: messageID)
+        do {
+            let datagrams = try protect(context: context, header: header, payloads: payloads)
+            let pending = PendingChildRekey(oldInboundSPI: inboundSPI, newInboundSPI: newSPI, nonce: nonce, keyPair: keyPair,
+                                            proposals: proposals)
+            return sendRequest(.rekeyChild(pending), messageID: messageID, datagrams: datagrams, now: now)
+        } catch {
+            return [.report(.childSAFailed(.cryptoFailure(error)))]
+        }
+    }
+
+    mutating func handleCreateChildRequest(_ payloads: [Payload], header: IKEHeader, context: IKESAContext) -> [IKESAAction] {
+        func refuse(_ notify: NotifyPayload, _ cause: IKEFailureCause) -> [IKESAAction] {
+            guard let datagrams = try? protect(context: context, header: responseHeader(for: header), payloads: [.notify(notify)]) else {
+                return [.report(.childSAFailed(cause))]
+            }
+            cachedResponse = (header.messageID, datagrams)
+            return datagrams.map { .send($0) } + [.report(.childSAFailed(cause))]
+        }
+        guard let rekey = payloads.notify(.rekeySA), rekey.protocolID == .esp, rekey.spi.count == 4 else {
+            // New CHILD SAs and IKE SA rekeying over CREATE_CHILD_SA are not implemented yet.
+            return refuse(NotifyPayload(type: .noAdditionalSAs), .protocolViolation("CREATE_CHILD_SA without REKEY_SA is not supported yet"))
+        }
+        let peerOldInbound = rekey.spi.reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        guard let old = childSAs.first(where: { $0.outboundSPI == peerOldInbound }) else {
+            return refuse(NotifyPayload(protocolID: .esp, spi: rekey.spi, type: .childSANotFound),
+                          .protocolViolation("REKEY_SA for unknown CHILD SA \(peerOldInbound)"))
+        }
+        guard let sa = payloads.securityAssociation, let nonceI = payloads.nonce else {
+            return refuse(NotifyPayload(type: .invalidSyntax), .protocolViolation("CREATE_CHILD_SA lacks SA or Nonce"))
+        }
+        let chosen: Proposal
+        switch ProposalSelection.select(ours: rekeyProposals(spi: 0), theirs: sa.proposals) {
+        case let .success(proposal): chosen = proposal
+        case let .failure(mismatch): return refuse(NotifyPayload(type: .noProposalChosen), .noProposalChosen(mismatch))
+        }
+        guard chosen.spi.count == 4 else {
+            return refuse(NotifyPayload(type: .invalidSyntax), .protocolViolation("CHILD SA SPI of \(chosen.spi.count) bytes"))
+        }
+        let suite: ChildCipherSuite
+        do {
+            suite = try ChildCipherSuite(proposal: chosen)
+        } catch {
+            return refuse(NotifyPayload(type: .noProposalChosen), .cryptoFailure(error))
+        }
+        // PFS: the KE payload must carry the chosen group (RFC 7296 §1.3: else INVALID_KE_PAYLOAD).
+        var keyPair: KeyExchangeKeyPair?
+        var shared: [UInt8]?
+        if let group = suite.dhGroup {
+            guard let ke = payloads.keyExchange, ke.group == group.rawValue else {
+                var data: [UInt8] = []
+                data.appendU16(group.rawValue)
+                return refuse(NotifyPayload(type: .invalidKEPayload, data: data),
+                              .protocolViolation("CREATE_CHILD_SA KE does not carry group \(group)"))
+            }
+            do {
+                let pair = try KeyExchangeKeyPair.generate(group: group, random: random)
+                shared = try pair.sharedSecret(peerPublicValue: ke.data)
+                keyPair = pair
+            } catch {
+                return refuse(NotifyPayload(type: .invalidSyntax), .cryptoFailure(error))
+            }
+        }
+        let tsi = payloads.trafficSelectorsInitiator?.selectors ?? old.remoteSelectors
+        let tsr = payloads.trafficSelectorsResponder?.selectors ?? old.localSelectors
+        let narrowed: (tsi: [TrafficSelector], tsr: [TrafficSelector])
+        switch TrafficSelectorNarrowing.narrowAsResponder(tsi: tsi, tsr: tsr, policy: configuration.trafficSelectors) {
+        case let .success(result): narrowed = result
+        case let .failure(mismatch): return refuse(NotifyPayload(type: .tsUnacceptable), .trafficSelectorsUnacceptable(mismatch))
+        }
+        let newSPI = newChildSPI()
+        let nonceR = random.bytes(32)
+        var answer = chosen
+        answer.spi = []
+        answer.spi.appendU32(newSPI)
+        var response: [Payload] = [.securityAssociation(SecurityAssociationPayload(proposals: [answer])), .nonce(NoncePayload(data: nonceR))]
+        if let keyPair { response.append(.keyExchange(KeyExchangePayload(group: keyPair.group.rawValue, data: keyPair.publicValue))) }
+        response += [.trafficSelectorInitiator(TrafficSelectorPayload(selectors: narrowed.tsi)),
+                     .trafficSelectorResponder(TrafficSelectorPayload(selectors: narrowed.tsr))]
+        guard let datagrams = try? protect(context: context, header: responseHeader(for: header), payloads: response) else {
+            return [.report(.messageDropped("could not seal CREATE_CHILD_SA response"))]
+        }
+        cachedResponse = (header.messageID, datagrams)
+        let peerSPI = chosen.spi.reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        // The new SA is installed at once; the old one stays until the peer deletes it (make-before-break).
+        return datagrams.map { .send($0) }
+            + installChild(context: context, proposal: chosen, inboundSPI: newSPI, outboundSPI: peerSPI,
+                           localSelectors: narrowed.tsr, remoteSelectors: narrowed.tsi, exchangeInitiator: false,
+                           nonces: (nonceI.data, nonceR), pfsSharedSecret: shared, replacing: old.inboundSPI)
+    }
+
+    mutating func handleCreateChildResponse(_ payloads: [Payload], context: IKESAContext, now: IKEInstant) -> [IKESAAction] {
+        guard let request = outstanding, case let .rekeyChild(pending) = request.purpose else {
+            outstanding = nil
+            return [.cancelTimer(.retransmit)]
+        }
+        outstanding = nil
+        var actions: [IKESAAction] = [.cancelTimer(.retransmit)]
+        if let error = payloads.notifies.first(where: { $0.type.isError }) {
+            return actions + [.report(.childSAFailed(.refusedByPeer(error.type)))]
+        }
+        guard let sa = payloads.securityAssociation, sa.proposals.count == 1, let nonceR = payloads.nonce,
+              let old = childSAs.first(where: { $0.inboundSPI == pending.oldInboundSPI }) else {
+            return actions + [.report(.childSAFailed(.protocolViolation("CREATE_CHILD_SA response lacks SA or Nonce")))]
+        }
+        let chosen: Proposal
+        switch ProposalSelection.verifyResponse(offered: pending.proposals, chosen: sa.proposals[0]) {
+        case let .success(proposal): chosen = proposal
+        case let .failure(mismatch): return actions + [.report(.childSAFailed(.noProposalChosen(mismatch)))]
+        }
+        var shared: [UInt8]?
+        if let keyPair = pending.keyPair {
+            guard let ke = payloads.keyExchange, ke.group == keyPair.group.rawValue else {
+                return actions + [.report(.childSAFailed(.protocolViolation("CREATE_CHILD_SA response lacks KE for PFS")))]
+            }
+            do {
+                shared = try keyPair.sharedSecret(peerPublicValue: ke.data)
+            } catch {
+                return actions + [.report(.childSAFailed(.cryptoFailure(error)))]
+            }
+        }
+        let tsi = payloads.trafficSelectorsInitiator?.selectors ?? old.localSelectors
+        let tsr = payloads.trafficSelectorsResponder?.selectors ?? old.remoteSelectors
+        guard chosen.spi.count == 4 else {
+            return actions + [.report(.childSAFailed(.protocolViolation("CHILD SA SPI of \(chosen.spi.count) bytes")))]
+        }
+        let peerSPI = chosen.spi.reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        actions += installChild(context: context, proposal: chosen, inboundSPI: pending.newInboundSPI, outboundSPI: peerSPI,
+                                localSelectors: tsi, remoteSelectors: tsr, exchangeInitiator: true,
+                                nonces: (pending.nonce, nonceR.data), pfsSharedSecret: shared, replacing: pending.oldInboundSPI)
+        // The rekey initiator deletes the old SA (RFC 7296 §2.8), naming its own inbound SPI.
+        var oldSPI: [UInt8] = []
+        oldSPI.appendU32(pending.oldInboundSPI)
+        return actions + sendInformational(payloads: [.delete(DeletePayload(protocolID: .esp, spiSize: 4, spis: [oldSPI]))],
+                                           purpose: .deleteChild(inboundSPI: pending.oldInboundSPI), now: now)
     }
 
     // MARK: Common
@@ -690,6 +893,18 @@ public struct IKESA: Sendable {
             case let .payloads(payloads): return handleInformationalRequest(payloads, header: header, context: context)
             case .incomplete: return []
             case let .failed(error): return [.report(.messageDropped("INFORMATIONAL: \(error)"))]
+            }
+        case let (.established(context), .createChildSA, false):
+            switch openPayloads(message, raw: bytes, context: context) {
+            case let .payloads(payloads): return handleCreateChildRequest(payloads, header: header, context: context)
+            case .incomplete: return []
+            case let .failed(error): return [.report(.messageDropped("CREATE_CHILD_SA: \(error)"))]
+            }
+        case let (.established(context), .createChildSA, true):
+            switch openPayloads(message, raw: bytes, context: context) {
+            case let .payloads(payloads): return handleCreateChildResponse(payloads, context: context, now: now)
+            case .incomplete: return []
+            case let .failed(error): return [.report(.messageDropped("CREATE_CHILD_SA response: \(error)"))]
             }
         case let (.established(context), .informational, true):
             switch openPayloads(message, raw: bytes, context: context) {
@@ -755,7 +970,7 @@ public struct IKESA: Sendable {
         let retransmits = request.transmissions - 1
         guard retransmits < configuration.retransmission.maximumRetransmits else {
             outstanding = nil
-            if request.purpose == .delete {
+            if case .delete = request.purpose {
                 state = .deleted
                 childSAs.removeAll()
                 return [.report(.deleted)]

@@ -82,6 +82,9 @@ public struct IKEPeerConfiguration: Sendable {
     /// Largest IKE message sent whole once fragmentation is negotiated: 1280-byte IPv4 datagram
     /// (strongSwan's fragment_size) less IP, UDP and the non-ESP marker.
     public var maximumMessageLength: Int
+    /// Fake our NAT-D source hash so ESP is always UDP-encapsulated (RFC 3948), as the userspace
+    /// data plane requires (RFC 7296 §2.23 allows it).
+    public var forceUDPEncapsulation: Bool = false
 
     public init(local: IKEEndpoint, remote: IKEEndpoint, localIdentity: IdentificationPayload? = nil,
                 remoteIdentity: IdentificationPayload? = nil, preSharedKey: [UInt8],
@@ -117,6 +120,9 @@ public enum IKESAEvent: Sendable {
     case checkLiveness
     /// Established SA: delete the IKE SA and its CHILD SAs (RFC 7296 §1.4.1).
     case delete
+    /// Established SA: replace the CHILD SA with this inbound SPI (CREATE_CHILD_SA + REKEY_SA,
+    /// PFS when the first CHILD suite names a DH group), then delete the old one.
+    case rekeyChildSA(inboundSPI: UInt32)
 }
 
 /// A CHILD SA ready for the data plane, from this side's point of view.
@@ -185,6 +191,8 @@ public enum IKESAReport: Hashable, Sendable {
     /// The peer deleted these CHILD SAs (our inbound SPIs); the data plane removes them.
     case childSAsDeletedByPeer(inboundSPIs: [UInt32])
     case livenessConfirmed
+    /// A CHILD SA was replaced; the old one is removed by a later `uninstallChildSA`.
+    case childSARekeyed(oldInboundSPI: UInt32, newInboundSPI: UInt32)
     /// Our Delete was answered (or went unanswered); the IKE SA and its CHILD SAs are gone.
     case deleted
 }
@@ -192,6 +200,8 @@ public enum IKESAReport: Hashable, Sendable {
 public enum IKESAAction: Hashable, Sendable {
     case send([UInt8])
     case installChildSA(ChildSAInstallation)
+    /// Remove the CHILD SA with this inbound SPI (and its outbound partner) from the data plane.
+    case uninstallChildSA(inboundSPI: UInt32)
     case armTimer(IKETimer, deadline: IKEInstant)
     case cancelTimer(IKETimer)
     case report(IKESAReport)
