@@ -79,9 +79,12 @@ let package = Package(
         // Pure SSTP core ([MS-SSTP]): codec, HTTP hello, call state machines, crypto binding.
         .target(name: "SSTP", dependencies: ["PPP", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
 
+        // IKE SAs driven over the data plane's sockets; CHILD SAs installed into it.
+        .target(name: "Tunnels", dependencies: ["IKE", "ESP", "DataPlane"], swiftSettings: strict),
+
         // Composition root: CLI + `serve`.
         .executableTarget(name: "vpngw", dependencies: [
-            "GatewayModel", "GatewayStore", "GatewayControl", "GatewayAPI", "GatewayClient", "DataPlane", "ESP",
+            "GatewayModel", "GatewayStore", "GatewayControl", "GatewayAPI", "GatewayClient", "DataPlane", "ESP", "IKE", "Tunnels",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),

@@ -3,6 +3,8 @@ import DataPlane
 import ESP
 import Foundation
 import GatewayModel
+import IKE
+import Tunnels
 
 /// `vpngw tunnel up --config FILE`: one site-to-site tunnel from a small JSON file, without the
 /// control plane. With `manual` keys it runs ESP with static SAs (for data-plane tests and
@@ -31,6 +33,17 @@ struct TunnelCommand: AsyncParsableCommand {
         var remotePrefixes: [String]
         var mssClamp: UInt16?
         var manual: Manual?
+        var ike: IKE?
+        struct IKE: Codable {
+            var psk: String
+            /// initiate (InitiatorOnly), respond (ResponderOnly) or both (Default).
+            var mode: String?
+            /// strongSwan-style names, e.g. ["aes128gcm16-prfsha256-x25519"]; default: vpngw's set.
+            var ikeProposals: [String]?
+            var espProposals: [String]?
+            var dpdTimeoutSeconds: Int?
+            var childRekeySeconds: Int?
+        }
     }
 
     struct Up: AsyncParsableCommand {
@@ -60,10 +73,32 @@ struct TunnelCommand: AsyncParsableCommand {
                 guard prefix.family == .v4 else { throw ValidationError("remotePrefixes: \(p) — only IPv4 is carried yet") }
                 routes.append((prefix.address.v4Value, prefix.length, 1))
             }
-            let plane = DataPlane(.init(tunName: config.tunName ?? "vpngw%d", tunMTU: config.tunMTU ?? 1400, localAddress: local,
-                                        ikePort: config.ikePort ?? 500, nattPort: config.nattPort ?? 4500, mssClamp: config.mssClamp ?? 1350))
-            try plane.start { _, _, _, _ in }
-            plane.setRoutes(routes)
+            let planeConfig = DataPlane.Configuration(tunName: config.tunName ?? "vpngw%d", tunMTU: config.tunMTU ?? 1400, localAddress: local,
+                                        ikePort: config.ikePort ?? 500, nattPort: config.nattPort ?? 4500, mssClamp: config.mssClamp ?? 1350)
+            let plane = DataPlane(planeConfig)
+            var service: TunnelService?
+            if let ike = config.ike {
+                var definition = TunnelDefinition(id: 1, name: "tunnel", localAddress: local, peerAddress: peer,
+                                                  preSharedKey: Array(ike.psk.utf8), remotePrefixes: routes.map { ($0.network, $0.length) })
+                do {
+                    if let names = ike.ikeProposals { definition.ikeSuites = try names.map { name throws(ProposalName.ParseError) in try ProposalName.ike(name) } }
+                    if let names = ike.espProposals { definition.childSuites = try names.map { name throws(ProposalName.ParseError) in try ProposalName.esp(name) } }
+                } catch { throw ValidationError(error.description) }
+                switch ike.mode ?? "both" {
+                case "initiate": definition.mode = .initiatorOnly
+                case "respond": definition.mode = .responderOnly
+                case "both": definition.mode = .initiateAndRespond
+                default: throw ValidationError("ike.mode '\(ike.mode ?? "")' must be initiate, respond or both")
+                }
+                if let dpd = ike.dpdTimeoutSeconds { definition.dpdTimeout = .seconds(dpd) }
+                if let rekey = ike.childRekeySeconds { definition.childRekeyAfter = .seconds(rekey) }
+                let s = TunnelService(plane: plane)
+                try s.start([definition])
+                service = s
+            } else {
+                try plane.start { _, _, _, _ in }
+                plane.setRoutes(routes)
+            }
             if let m = config.manual {
                 guard let suite = ESPCipherSuite(name: m.suite) else {
                     throw ValidationError("manual.suite '\(m.suite)' is not known; use one of \(ESPCipherSuite.all.map(\.strongSwanName).joined(separator: ", "))")
@@ -81,10 +116,30 @@ struct TunnelCommand: AsyncParsableCommand {
                 for p in config.remotePrefixes { try runIP(["route", "replace", p, "dev", plane.tunDeviceName]) }
             }
             emit("tunnel up on \(plane.tunDeviceName): \(config.localAddress) ⇄ \(config.peerAddress), routes \(config.remotePrefixes.joined(separator: ", "))")
-            let stop = await waitForTermination(every: statsInterval) { printCounters(plane) }
+            let watcher = service.map { TunnelStatusPrinter(service: $0) }
+            let stop = await waitForTermination(every: statsInterval > 0 ? statsInterval : 1) {
+                watcher?.printChanges()
+                if statsInterval > 0 { printCounters(plane) }
+            }
             _ = stop
-            plane.stop()
+            watcher?.printChanges()
+            if let service { service.stop() } else { plane.stop() }
             printCounters(plane)
+        }
+    }
+}
+
+/// Prints new tunnel log lines as they appear.
+final class TunnelStatusPrinter: @unchecked Sendable {
+    let service: TunnelService
+    private let printed = NSLock()
+    private var seen = 0
+    init(service: TunnelService) { self.service = service }
+    func printChanges() {
+        guard let status = service.status(1) else { return }
+        printed.withLock {
+            for line in status.log.dropFirst(min(seen, status.log.count)) { emit(line) }
+            seen = status.log.count
         }
     }
 }

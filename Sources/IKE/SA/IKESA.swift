@@ -18,13 +18,15 @@ struct IKESAContext: Sendable {
     var inbound: SKProtection
 }
 
-/// Our side of a CREATE_CHILD_SA that rekeys a CHILD SA (RFC 7296 §1.3.3).
-struct PendingChildRekey: Sendable {
-    var oldInboundSPI: UInt32
+/// Our side of a CREATE_CHILD_SA that creates a CHILD SA (RFC 7296 §1.3.1) or rekeys one (§1.3.3).
+struct PendingChildCreation: Sendable {
+    /// The inbound SPI of the CHILD SA being rekeyed; nil for an additional CHILD SA.
+    var replacing: UInt32?
     var newInboundSPI: UInt32
     var nonce: [UInt8]
     var keyPair: KeyExchangeKeyPair?
     var proposals: [Proposal]
+    var selectors: TrafficSelectorPolicy
 }
 
 /// A request we sent and keep retransmitting until its response arrives.
@@ -34,7 +36,7 @@ struct OutstandingRequest: Sendable {
         case ikeAuth
         case liveness
         case delete
-        case rekeyChild(PendingChildRekey)
+        case createChild(PendingChildCreation)
         case deleteChild(inboundSPI: UInt32)
     }
 
@@ -134,7 +136,13 @@ public struct IKESA: Sendable {
             return sendInformational(payloads: [.delete(DeletePayload(protocolID: .ike, spiSize: 0, spis: []))],
                                      purpose: .delete, now: now)
         case let .rekeyChildSA(inboundSPI):
-            return startChildRekey(inboundSPI: inboundSPI, now: now)
+            guard let old = childSAs.first(where: { $0.inboundSPI == inboundSPI }) else {
+                return [.report(.messageDropped("no CHILD SA with inbound SPI \(inboundSPI)"))]
+            }
+            return startChildCreation(replacing: old.inboundSPI,
+                                      selectors: TrafficSelectorPolicy(local: old.localSelectors, remote: old.remoteSelectors), now: now)
+        case let .createChildSA(selectors):
+            return startChildCreation(replacing: nil, selectors: selectors, now: now)
         }
     }
 
@@ -664,24 +672,21 @@ public struct IKESA: Sendable {
             // Make-before-break: the old SA goes only now that its replacement is installed.
             childSAs.removeAll { $0.inboundSPI == inboundSPI }
             return [.cancelTimer(.retransmit), .uninstallChildSA(inboundSPI: inboundSPI)]
-        case .ikeSAInit, .ikeAuth, .rekeyChild:
+        case .ikeSAInit, .ikeAuth, .createChild:
             return [.cancelTimer(.retransmit)]
         }
     }
 
-    // MARK: CREATE_CHILD_SA (CHILD SA rekey, RFC 7296 §1.3.3, §2.8)
+    // MARK: CREATE_CHILD_SA (new CHILD SA §1.3.1, CHILD SA rekey §1.3.3, §2.8)
 
     /// The CHILD proposals for CREATE_CHILD_SA: the configured suites, PFS groups included.
     func rekeyProposals(spi: UInt32) -> [Proposal] { childProposals(spi: spi) }
 
-    mutating func startChildRekey(inboundSPI: UInt32, now: IKEInstant) -> [IKESAAction] {
+    mutating func startChildCreation(replacing: UInt32?, selectors: TrafficSelectorPolicy, now: IKEInstant) -> [IKESAAction] {
         guard case let .established(context) = state else {
-            return [.report(.messageDropped("CHILD rekey in \(phase)"))]
+            return [.report(.messageDropped("CREATE_CHILD_SA in \(phase)"))]
         }
         guard outstanding == nil else { return [.report(.messageDropped("a request is already outstanding"))] }
-        guard let old = childSAs.first(where: { $0.inboundSPI == inboundSPI }) else {
-            return [.report(.messageDropped("no CHILD SA with inbound SPI \(inboundSPI)"))]
-        }
         let newSPI = newChildSPI()
         let nonce = random.bytes(32)
         let proposals = rekeyProposals(spi: newSPI)
@@ -693,25 +698,28 @@ public struct IKESA: Sendable {
                 return [.report(.childSAFailed(.cryptoFailure(error)))]
             }
         }
-        var oldSPI: [UInt8] = []
-        oldSPI.appendU32(inboundSPI)
-        var payloads: [Payload] = [
-            .notify(NotifyPayload(protocolID: .esp, spi: oldSPI, type: .rekeySA)),
+        var payloads: [Payload] = []
+        if let replacing {
+            var oldSPI: [UInt8] = []
+            oldSPI.appendU32(replacing)
+            payloads.append(.notify(NotifyPayload(protocolID: .esp, spi: oldSPI, type: .rekeySA)))
+        }
+        payloads += [
             .securityAssociation(SecurityAssociationPayload(proposals: proposals)),
             .nonce(NoncePayload(data: nonce)),
         ]
         if let keyPair { payloads.append(.keyExchange(KeyExchangePayload(group: keyPair.group.rawValue, data: keyPair.publicValue))) }
-        payloads += [.trafficSelectorInitiator(TrafficSelectorPayload(selectors: old.localSelectors)),
-                     .trafficSelectorResponder(TrafficSelectorPayload(selectors: old.remoteSelectors))]
+        payloads += [.trafficSelectorInitiator(TrafficSelectorPayload(selectors: selectors.local)),
+                     .trafficSelectorResponder(TrafficSelectorPayload(selectors: selectors.remote))]
         let messageID = nextRequestID
         nextRequestID += 1
         let header = IKEHeader(initiatorSPI: initiatorSPI, responderSPI: responderSPI, exchangeType: .createChildSA,
                                flags: role == .initiator ? .initiator : [], messageID: messageID)
         do {
             let datagrams = try protect(context: context, header: header, payloads: payloads)
-            let pending = PendingChildRekey(oldInboundSPI: inboundSPI, newInboundSPI: newSPI, nonce: nonce, keyPair: keyPair,
-                                            proposals: proposals)
-            return sendRequest(.rekeyChild(pending), messageID: messageID, datagrams: datagrams, now: now)
+            let pending = PendingChildCreation(replacing: replacing, newInboundSPI: newSPI, nonce: nonce, keyPair: keyPair,
+                                               proposals: proposals, selectors: selectors)
+            return sendRequest(.createChild(pending), messageID: messageID, datagrams: datagrams, now: now)
         } catch {
             return [.report(.childSAFailed(.cryptoFailure(error)))]
         }
@@ -725,17 +733,24 @@ public struct IKESA: Sendable {
             cachedResponse = (header.messageID, datagrams)
             return datagrams.map { .send($0) } + [.report(.childSAFailed(cause))]
         }
-        guard let rekey = payloads.notify(.rekeySA), rekey.protocolID == .esp, rekey.spi.count == 4 else {
-            // New CHILD SAs and IKE SA rekeying over CREATE_CHILD_SA are not implemented yet.
-            return refuse(NotifyPayload(type: .noAdditionalSAs), .protocolViolation("CREATE_CHILD_SA without REKEY_SA is not supported yet"))
-        }
-        let peerOldInbound = rekey.spi.reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
-        guard let old = childSAs.first(where: { $0.outboundSPI == peerOldInbound }) else {
-            return refuse(NotifyPayload(protocolID: .esp, spi: rekey.spi, type: .childSANotFound),
-                          .protocolViolation("REKEY_SA for unknown CHILD SA \(peerOldInbound)"))
+        var old: ChildSAInstallation?
+        if let rekey = payloads.notify(.rekeySA) {
+            guard rekey.protocolID == .esp, rekey.spi.count == 4 else {
+                return refuse(NotifyPayload(type: .invalidSyntax), .protocolViolation("REKEY_SA for \(rekey.protocolID) is not supported"))
+            }
+            let peerOldInbound = rekey.spi.reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+            guard let found = childSAs.first(where: { $0.outboundSPI == peerOldInbound }) else {
+                return refuse(NotifyPayload(protocolID: .esp, spi: rekey.spi, type: .childSANotFound),
+                              .protocolViolation("REKEY_SA for unknown CHILD SA \(peerOldInbound)"))
+            }
+            old = found
         }
         guard let sa = payloads.securityAssociation, let nonceI = payloads.nonce else {
             return refuse(NotifyPayload(type: .invalidSyntax), .protocolViolation("CREATE_CHILD_SA lacks SA or Nonce"))
+        }
+        guard sa.proposals.allSatisfy({ $0.protocolID == .esp }) else {
+            // IKE SA rekeying (SA with protocol IKE) is not implemented yet (RFC 7296 §1.3.2).
+            return refuse(NotifyPayload(type: .noProposalChosen), .protocolViolation("IKE SA rekey is not supported yet"))
         }
         let chosen: Proposal
         switch ProposalSelection.select(ours: rekeyProposals(spi: 0), theirs: sa.proposals) {
@@ -769,8 +784,10 @@ public struct IKESA: Sendable {
                 return refuse(NotifyPayload(type: .invalidSyntax), .cryptoFailure(error))
             }
         }
-        let tsi = payloads.trafficSelectorsInitiator?.selectors ?? old.remoteSelectors
-        let tsr = payloads.trafficSelectorsResponder?.selectors ?? old.localSelectors
+        guard let tsi = payloads.trafficSelectorsInitiator?.selectors ?? old?.remoteSelectors,
+              let tsr = payloads.trafficSelectorsResponder?.selectors ?? old?.localSelectors else {
+            return refuse(NotifyPayload(type: .invalidSyntax), .protocolViolation("CREATE_CHILD_SA lacks TSi/TSr"))
+        }
         let narrowed: (tsi: [TrafficSelector], tsr: [TrafficSelector])
         switch TrafficSelectorNarrowing.narrowAsResponder(tsi: tsi, tsr: tsr, policy: configuration.trafficSelectors) {
         case let .success(result): narrowed = result
@@ -794,11 +811,11 @@ public struct IKESA: Sendable {
         return datagrams.map { .send($0) }
             + installChild(context: context, proposal: chosen, inboundSPI: newSPI, outboundSPI: peerSPI,
                            localSelectors: narrowed.tsr, remoteSelectors: narrowed.tsi, exchangeInitiator: false,
-                           nonces: (nonceI.data, nonceR), pfsSharedSecret: shared, replacing: old.inboundSPI)
+                           nonces: (nonceI.data, nonceR), pfsSharedSecret: shared, replacing: old?.inboundSPI)
     }
 
     mutating func handleCreateChildResponse(_ payloads: [Payload], context: IKESAContext, now: IKEInstant) -> [IKESAAction] {
-        guard let request = outstanding, case let .rekeyChild(pending) = request.purpose else {
+        guard let request = outstanding, case let .createChild(pending) = request.purpose else {
             outstanding = nil
             return [.cancelTimer(.retransmit)]
         }
@@ -807,8 +824,7 @@ public struct IKESA: Sendable {
         if let error = payloads.notifies.first(where: { $0.type.isError }) {
             return actions + [.report(.childSAFailed(.refusedByPeer(error.type)))]
         }
-        guard let sa = payloads.securityAssociation, sa.proposals.count == 1, let nonceR = payloads.nonce,
-              let old = childSAs.first(where: { $0.inboundSPI == pending.oldInboundSPI }) else {
+        guard let sa = payloads.securityAssociation, sa.proposals.count == 1, let nonceR = payloads.nonce else {
             return actions + [.report(.childSAFailed(.protocolViolation("CREATE_CHILD_SA response lacks SA or Nonce")))]
         }
         let chosen: Proposal
@@ -827,20 +843,24 @@ public struct IKESA: Sendable {
                 return actions + [.report(.childSAFailed(.cryptoFailure(error)))]
             }
         }
-        let tsi = payloads.trafficSelectorsInitiator?.selectors ?? old.localSelectors
-        let tsr = payloads.trafficSelectorsResponder?.selectors ?? old.remoteSelectors
+        let tsi = payloads.trafficSelectorsInitiator?.selectors ?? pending.selectors.local
+        let tsr = payloads.trafficSelectorsResponder?.selectors ?? pending.selectors.remote
+        if case let .failure(mismatch) = TrafficSelectorNarrowing.acceptAsInitiator(tsi: tsi, tsr: tsr, policy: pending.selectors) {
+            return actions + [.report(.childSAFailed(.trafficSelectorsUnacceptable(mismatch)))]
+        }
         guard chosen.spi.count == 4 else {
             return actions + [.report(.childSAFailed(.protocolViolation("CHILD SA SPI of \(chosen.spi.count) bytes")))]
         }
         let peerSPI = chosen.spi.reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
         actions += installChild(context: context, proposal: chosen, inboundSPI: pending.newInboundSPI, outboundSPI: peerSPI,
                                 localSelectors: tsi, remoteSelectors: tsr, exchangeInitiator: true,
-                                nonces: (pending.nonce, nonceR.data), pfsSharedSecret: shared, replacing: pending.oldInboundSPI)
+                                nonces: (pending.nonce, nonceR.data), pfsSharedSecret: shared, replacing: pending.replacing)
+        guard let replaced = pending.replacing else { return actions }
         // The rekey initiator deletes the old SA (RFC 7296 §2.8), naming its own inbound SPI.
         var oldSPI: [UInt8] = []
-        oldSPI.appendU32(pending.oldInboundSPI)
+        oldSPI.appendU32(replaced)
         return actions + sendInformational(payloads: [.delete(DeletePayload(protocolID: .esp, spiSize: 4, spis: [oldSPI]))],
-                                           purpose: .deleteChild(inboundSPI: pending.oldInboundSPI), now: now)
+                                           purpose: .deleteChild(inboundSPI: replaced), now: now)
     }
 
     // MARK: Common

@@ -123,6 +123,8 @@ public enum IKESAEvent: Sendable {
     /// Established SA: replace the CHILD SA with this inbound SPI (CREATE_CHILD_SA + REKEY_SA,
     /// PFS when the first CHILD suite names a DH group), then delete the old one.
     case rekeyChildSA(inboundSPI: UInt32)
+    /// Established SA: add a CHILD SA for these selectors (policy-based: one per prefix pair).
+    case createChildSA(TrafficSelectorPolicy)
 }
 
 /// A CHILD SA ready for the data plane, from this side's point of view.

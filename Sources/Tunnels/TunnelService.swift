@@ -1,0 +1,420 @@
+import DataPlane
+import ESP
+import Foundation
+import IKE
+import Synchronization
+
+/// One site-to-site tunnel as the tunnel service runs it: what IKE needs and where traffic goes.
+public struct TunnelDefinition: Sendable {
+    public enum Mode: Sendable { case initiateAndRespond, initiatorOnly, responderOnly }
+    public var id: Int
+    public var name: String
+    /// Host byte order IPv4 addresses.
+    public var localAddress: UInt32
+    public var peerAddress: UInt32
+    public var preSharedKey: [UInt8]
+    /// Prefixes reached through this tunnel (route-based: the site's address space).
+    public var remotePrefixes: [(network: UInt32, length: Int)]
+    public var ikeSuites: [IKECipherSuite]
+    public var childSuites: [ChildCipherSuite]
+    public var trafficSelectors: TrafficSelectorPolicy
+    public var mode: Mode
+    /// RFC 7296 §2.4 liveness: probe after this much silence, declare the peer dead after dpdTimeout.
+    public var dpdTimeout: Duration
+    /// CHILD SA lifetime before a rekey (with up to 10 % jitter subtracted); nil: never.
+    public var childRekeyAfter: Duration?
+
+    public init(id: Int, name: String, localAddress: UInt32, peerAddress: UInt32, preSharedKey: [UInt8],
+                remotePrefixes: [(network: UInt32, length: Int)],
+                ikeSuites: [IKECipherSuite] = DefaultProposals.vpngwDefault.ike,
+                childSuites: [ChildCipherSuite] = DefaultProposals.vpngwDefault.child,
+                trafficSelectors: TrafficSelectorPolicy = .routeBased, mode: Mode = .initiateAndRespond,
+                dpdTimeout: Duration = .seconds(45), childRekeyAfter: Duration? = .seconds(27000)) {
+        self.id = id; self.name = name; self.localAddress = localAddress; self.peerAddress = peerAddress
+        self.preSharedKey = preSharedKey; self.remotePrefixes = remotePrefixes; self.ikeSuites = ikeSuites
+        self.childSuites = childSuites; self.trafficSelectors = trafficSelectors; self.mode = mode
+        self.dpdTimeout = dpdTimeout; self.childRekeyAfter = childRekeyAfter
+    }
+}
+
+/// What a tunnel is doing, in the words the API shows.
+public struct TunnelStatus: Sendable, Equatable {
+    public enum State: String, Sendable { case connecting = "Connecting", connected = "Connected", notConnected = "NotConnected" }
+    public var state: State
+    /// Why it is not connected (the last negotiation failure), or nil.
+    public var reason: String?
+    public var establishedAt: Date?
+    public var ikeSuite: String?
+    public var childSuite: String?
+    public var natDetected: Bool = false
+    public var childRekeys: Int = 0
+    /// Events in order, newest last (bounded).
+    public var log: [String] = []
+}
+
+/// Drives IKE SAs for a set of tunnels over the data plane's sockets and installs the CHILD SAs
+/// they negotiate. All IKE state lives on one serial queue; the data plane's threads only hand
+/// datagrams in.
+public final class TunnelService: @unchecked Sendable {
+    private let plane: DataPlane
+    private let queue = DispatchQueue(label: "vpngw.ike")
+    private let random: any RandomSource
+    private let epoch = ContinuousClock.now
+    private var timer: (any DispatchSourceTimer)?
+
+    // Queue-confined state.
+    private struct Negotiation {
+        var sa: IKESA
+        var retransmitDeadline: IKEInstant?
+        var remotePort: UInt16
+        var useNATT: Bool
+        var lastReceived: IKEInstant
+        var livenessProbeSent: IKEInstant?
+        var childRekeyAt: IKEInstant?
+    }
+    private struct Tunnel {
+        var definition: TunnelDefinition
+        var negotiations: [UInt64: Negotiation] = [:]   // keyed by our IKE SPI
+        var status = TunnelStatus(state: .connecting)
+        var retryAt: IKEInstant?
+        /// Inbound SPIs installed in the data plane, oldest first.
+        var installedInbound: [UInt32] = []
+    }
+    private var tunnels: [Int: Tunnel] = [:]
+    private var tunnelOfSPI: [UInt64: Int] = [:]
+    private let statusSnapshot = Mutex<[Int: TunnelStatus]>([:])
+
+    public init(plane: DataPlane, random: any RandomSource = SystemRandomSource()) {
+        self.plane = plane
+        self.random = random
+    }
+
+    private func now() -> IKEInstant {
+        let d = epoch.duration(to: .now)
+        return IKEInstant(nanoseconds: d.components.seconds * 1_000_000_000 + d.components.attoseconds / 1_000_000_000)
+    }
+
+    /// Starts the data plane and the IKE timers; initiators begin negotiating at once.
+    public func start(_ definitions: [TunnelDefinition]) throws {
+        try plane.start { [weak self] bytes, peer, port, localPort in
+            guard let service = self else { return }
+            service.queue.async { service.received(bytes, from: peer, port: port, localPort: localPort) }
+        }
+        queue.sync {
+            for d in definitions { add(d) }
+        }
+        let t = DispatchSource.makeTimerSource(queue: queue)
+        t.schedule(deadline: .now() + .milliseconds(20), repeating: .milliseconds(20))
+        t.setEventHandler { [weak self] in self?.tick() }
+        t.resume()
+        timer = t
+    }
+
+    public func stop() {
+        queue.sync {
+            for id in Array(tunnels.keys) { remove(id) }
+        }
+        timer?.cancel()
+        plane.stop()
+    }
+
+    /// Adds or replaces one tunnel without touching the others.
+    public func upsert(_ definition: TunnelDefinition) {
+        queue.async {
+            if self.tunnels[definition.id] != nil { self.remove(definition.id) }
+            self.add(definition)
+        }
+    }
+
+    public func removeTunnel(_ id: Int) { queue.async { self.remove(id) } }
+
+    public func status(_ id: Int) -> TunnelStatus? { statusSnapshot.withLock { $0[id] } }
+    public var statuses: [Int: TunnelStatus] { statusSnapshot.withLock { $0 } }
+    public var counters: DataPlaneCounters { plane.counters }
+
+    // MARK: Tunnel lifecycle (queue)
+
+    private func add(_ d: TunnelDefinition) {
+        tunnels[d.id] = Tunnel(definition: d)
+        let routes = tunnels.values.flatMap { t in t.definition.remotePrefixes.map { (network: $0.network, length: $0.length, tunnel: t.definition.id) } }
+        plane.setRoutes(routes)
+        if d.mode != .responderOnly { initiate(d.id) } else { publish(d.id) }
+    }
+
+    private func remove(_ id: Int) {
+        guard var t = tunnels[id] else { return }
+        for (spi, var n) in t.negotiations where n.sa.phase == .established {
+            perform(n.sa.handle(.delete, now: now()), tunnel: id, spi: spi, negotiation: &n)
+        }
+        for spi in t.negotiations.keys { tunnelOfSPI[spi] = nil }
+        for spi in t.installedInbound { plane.removeInboundSA(spi: spi) }
+        t.installedInbound = []
+        plane.removeTunnel(id)
+        tunnels[id] = nil
+        let routes = tunnels.values.flatMap { t in t.definition.remotePrefixes.map { (network: $0.network, length: $0.length, tunnel: t.definition.id) } }
+        plane.setRoutes(routes)
+        statusSnapshot.withLock { $0[id] = nil }
+    }
+
+    private func configuration(_ d: TunnelDefinition) -> IKEPeerConfiguration {
+        var c = IKEPeerConfiguration(local: IKEEndpoint(address: bytes(d.localAddress)), remote: IKEEndpoint(address: bytes(d.peerAddress)),
+                             preSharedKey: d.preSharedKey, ikeSuites: d.ikeSuites, childSuites: d.childSuites,
+                             trafficSelectors: d.trafficSelectors,
+                             retransmission: RetransmissionPolicy(initialTimeout: .milliseconds(1000), backoffBase: 1.8, maximumRetransmits: 5))
+        c.forceUDPEncapsulation = true
+        return c
+    }
+
+    private func initiate(_ id: Int) {
+        guard var t = tunnels[id] else { return }
+        var sa = IKESA(role: .initiator, configuration: configuration(t.definition), random: random)
+        let spi = sa.initiatorSPI
+        var n = Negotiation(sa: sa, remotePort: 500, useNATT: false, lastReceived: now())
+        t.status.state = .connecting
+        t.retryAt = nil
+        appendLog(&t, "initiating IKE_SA_INIT to \(IPv4.format(t.definition.peerAddress))")
+        tunnels[id] = t
+        tunnelOfSPI[spi] = id
+        let actions = sa.handle(.start, now: now())
+        n.sa = sa
+        perform(actions, tunnel: id, spi: spi, negotiation: &n)
+        store(n, tunnel: id, spi: spi)
+    }
+
+    private func store(_ n: Negotiation, tunnel id: Int, spi: UInt64) {
+        guard tunnels[id] != nil else { return }
+        switch n.sa.phase {
+        case .failed, .deleted:
+            tunnels[id]?.negotiations[spi] = nil
+            tunnelOfSPI[spi] = nil
+        default:
+            tunnels[id]?.negotiations[spi] = n
+        }
+        publish(id)
+    }
+
+    // MARK: Datagrams (queue)
+
+    private func received(_ bytes: [UInt8], from peer: UInt32, port: UInt16, localPort: UInt16) {
+        guard bytes.count >= 28 else { return }
+        let spiI = bytes[0..<8].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        let spiR = bytes[8..<16].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        let flags = bytes[19]
+        let senderIsInitiator = flags & 0x08 != 0
+        let ourSPI = senderIsInitiator ? spiR : spiI
+        if ourSPI != 0, let id = tunnelOfSPI[ourSPI], var n = tunnels[id]?.negotiations[ourSPI] {
+            n.lastReceived = now()
+            n.livenessProbeSent = nil
+            n.remotePort = port
+            if localPort != plane.configuration.ikePort { n.useNATT = true }
+            let actions = n.sa.handle(.received(bytes), now: now())
+            perform(actions, tunnel: id, spi: ourSPI, negotiation: &n)
+            store(n, tunnel: id, spi: ourSPI)
+            return
+        }
+        // A new IKE_SA_INIT request (responder SPI still zero), or its retransmission.
+        guard senderIsInitiator, spiR == 0, bytes[18] == 34 else { return }
+        guard let id = tunnels.first(where: { $0.value.definition.peerAddress == peer })?.key,
+              let t = tunnels[id], t.definition.mode != .initiatorOnly else { return }
+        if let (spi, existing) = t.negotiations.first(where: { $0.value.sa.role == .responder && $0.value.sa.initiatorSPI == spiI }) {
+            var n = existing
+            perform(n.sa.handle(.received(bytes), now: now()), tunnel: id, spi: spi, negotiation: &n)
+            store(n, tunnel: id, spi: spi)
+            return
+        }
+        var sa = IKESA(role: .responder, configuration: configuration(t.definition), random: random)
+        var n = Negotiation(sa: sa, remotePort: port, useNATT: localPort != plane.configuration.ikePort, lastReceived: now())
+        let actions = sa.handle(.received(bytes), now: now())
+        n.sa = sa
+        let spi = sa.responderSPI
+        guard spi != 0 else {
+            // Cookie demanded or refused: answer statelessly.
+            perform(actions, tunnel: id, spi: 0, negotiation: &n)
+            return
+        }
+        tunnelOfSPI[spi] = id
+        perform(actions, tunnel: id, spi: spi, negotiation: &n)
+        store(n, tunnel: id, spi: spi)
+    }
+
+    // MARK: Actions (queue)
+
+    private func perform(_ actions: [IKESAAction], tunnel id: Int, spi: UInt64, negotiation n: inout Negotiation) {
+        guard let d = tunnels[id]?.definition else { return }
+        for action in actions {
+            switch action {
+            case .send(let message):
+                plane.sendIKE(message, to: d.peerAddress, port: n.useNATT ? 4500 : n.remotePort, fromNATTPort: n.useNATT)
+            case .installChildSA(let child):
+                install(child, tunnel: id)
+                if let after = d.childRekeyAfter, n.sa.role == .initiator || d.mode == .responderOnly {
+                    let jitter = Double(random.uint64() % 1000) / 10_000.0
+                    n.childRekeyAt = now() + after * (1.0 - jitter)
+                }
+            case .uninstallChildSA(let inboundSPI):
+                plane.removeInboundSA(spi: inboundSPI)
+                tunnels[id]?.installedInbound.removeAll { $0 == inboundSPI }
+            case .armTimer(_, let deadline):
+                n.retransmitDeadline = deadline
+            case .cancelTimer:
+                n.retransmitDeadline = nil
+            case .report(let report):
+                handle(report, tunnel: id, negotiation: &n)
+            }
+        }
+    }
+
+    private func install(_ child: ChildSAInstallation, tunnel id: Int) {
+        guard let d = tunnels[id]?.definition, let suite = ESPCipherSuite(child.suite) else {
+            appendLog(id, "CHILD SA suite \(child.suite) has no ESP transform here")
+            return
+        }
+        let inbound = ESPSAConfiguration(spi: child.inboundSPI, suite: suite, keyMaterial: child.inboundKeys.encryptionKey + child.inboundKeys.integrityKey,
+                                         extendedSequenceNumbers: child.suite.extendedSequenceNumbers)
+        let outbound = ESPSAConfiguration(spi: child.outboundSPI, suite: suite, keyMaterial: child.outboundKeys.encryptionKey + child.outboundKeys.integrityKey,
+                                          extendedSequenceNumbers: child.suite.extendedSequenceNumbers)
+        plane.installChildSA(tunnel: id, inbound: inbound, outbound: outbound, peer: d.peerAddress, peerPort: 4500)
+        tunnels[id]?.installedInbound.append(child.inboundSPI)
+        tunnels[id]?.status.childSuite = suite.description
+    }
+
+    private func handle(_ report: IKESAReport, tunnel id: Int, negotiation n: inout Negotiation) {
+        guard var t = tunnels[id] else { return }
+        switch report {
+        case .ikeSAEstablished(let suite, _, _):
+            t.status.ikeSuite = suite.description
+            appendLog(&t, "IKE SA established (\(suite))")
+        case .childSAEstablished(let suite, let inSPI, let outSPI):
+            t.status.state = .connected
+            t.status.reason = nil
+            t.status.establishedAt = Date()
+            appendLog(&t, "CHILD SA established (\(suite)), SPIs in \(hex32(inSPI)) out \(hex32(outSPI))")
+        case .natDetected(let local, let remote):
+            if local || remote {
+                n.useNATT = true
+                t.status.natDetected = true
+                appendLog(&t, "NAT detected (local \(local), remote \(remote)): IKE and ESP move to UDP 4500")
+            }
+        case .retryingWithKeyExchangeGroup(let g):
+            appendLog(&t, "peer asked for DH group \(g); retrying")
+        case .retryingWithCookie:
+            appendLog(&t, "peer demanded a cookie; retrying")
+        case .failed(let cause):
+            t.status.state = .notConnected
+            t.status.reason = cause.description
+            appendLog(&t, "negotiation failed: \(cause)")
+            if t.definition.mode != .responderOnly { t.retryAt = now() + .seconds(5) }
+        case .childSAFailed(let cause):
+            appendLog(&t, "CHILD SA failed: \(cause)")
+            t.status.reason = cause.description
+        case .messageDropped(let why):
+            appendLog(&t, "dropped a message: \(why)")
+        case .deletedByPeer:
+            t.status.state = .notConnected
+            t.status.reason = "the peer deleted the IKE SA"
+            appendLog(&t, "peer deleted the IKE SA")
+            if t.definition.mode != .responderOnly { t.retryAt = now() + .seconds(1) }
+        case .childSAsDeletedByPeer(let spis):
+            for spi in spis { plane.removeInboundSA(spi: spi) }
+            t.installedInbound.removeAll { spis.contains($0) }
+        case .livenessConfirmed:
+            break
+        case .childSARekeyed(let old, let new):
+            t.status.childRekeys += 1
+            appendLog(&t, "CHILD SA rekeyed: \(hex32(old)) → \(hex32(new))")
+        case .deleted:
+            appendLog(&t, "IKE SA deleted")
+        }
+        tunnels[id] = t
+    }
+
+    // MARK: Timers (queue)
+
+    private func tick() {
+        let now = now()
+        for id in Array(tunnels.keys) {
+            guard let t = tunnels[id] else { continue }
+            if let retry = t.retryAt, retry <= now, t.negotiations.values.allSatisfy({ $0.sa.phase != .established }) {
+                initiate(id)
+                continue
+            }
+            for (spi, var n) in t.negotiations {
+                var actions: [IKESAAction] = []
+                if let deadline = n.retransmitDeadline, deadline <= now {
+                    n.retransmitDeadline = nil
+                    actions += n.sa.handle(.timerFired(.retransmit), now: now)
+                }
+                if n.sa.phase == .established {
+                    if let rekey = n.childRekeyAt, rekey <= now, let child = n.sa.childSAs.last {
+                        n.childRekeyAt = nil
+                        actions += n.sa.handle(.rekeyChildSA(inboundSPI: child.inboundSPI), now: now)
+                    }
+                    let silence = t.definition.dpdTimeout / 3
+                    if n.livenessProbeSent == nil, n.lastReceived + silence <= now, n.retransmitDeadline == nil {
+                        n.livenessProbeSent = now
+                        actions += n.sa.handle(.checkLiveness, now: now)
+                    }
+                    if let sent = n.livenessProbeSent, sent + t.definition.dpdTimeout <= now {
+                        // RFC 7296 §2.4: no answer within the DPD timeout: the peer is gone.
+                        tunnels[id]?.status.state = .notConnected
+                        tunnels[id]?.status.reason = "dead peer: no answer to liveness checks for \(t.definition.dpdTimeout)"
+                        appendLog(id, "dead peer detected after \(t.definition.dpdTimeout)")
+                        for spi in tunnels[id]?.installedInbound ?? [] { plane.removeInboundSA(spi: spi) }
+                        tunnels[id]?.installedInbound = []
+                        plane.removeTunnel(id)
+                        tunnels[id]?.negotiations[spi] = nil
+                        tunnelOfSPI[spi] = nil
+                        if t.definition.mode != .responderOnly { tunnels[id]?.retryAt = now + .seconds(1) }
+                        publish(id)
+                        continue
+                    }
+                }
+                if !actions.isEmpty { perform(actions, tunnel: id, spi: spi, negotiation: &n) }
+                store(n, tunnel: id, spi: spi)
+            }
+        }
+    }
+
+    // MARK: Status
+
+    private func appendLog(_ t: inout Tunnel, _ line: String) {
+        let stamp = ISO8601DateFormatter().string(from: Date())
+        t.status.log.append("\(stamp) \(line)")
+        if t.status.log.count > 50 { t.status.log.removeFirst(t.status.log.count - 50) }
+    }
+    private func appendLog(_ id: Int, _ line: String) {
+        guard var t = tunnels[id] else { return }
+        appendLog(&t, line)
+        tunnels[id] = t
+    }
+
+    private func publish(_ id: Int) {
+        let s = tunnels[id]?.status
+        statusSnapshot.withLock { $0[id] = s }
+    }
+}
+
+private func bytes(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 16 & 0xff), UInt8(v >> 8 & 0xff), UInt8(v & 0xff)] }
+private func hex32(_ v: UInt32) -> String { String(format: "%08x", v) }
+
+extension ESPCipherSuite {
+    /// The ESP transform for a negotiated CHILD SA suite.
+    init?(_ child: ChildCipherSuite) {
+        let encryption: ESPEncryptionAlgorithm
+        switch child.encryption {
+        case .aesGCM16(let bits): encryption = bits == 128 ? .aes128GCM16 : .aes256GCM16
+        case .chacha20Poly1305: encryption = .chacha20Poly1305
+        case .aesCBC(let bits): encryption = bits == 128 ? .aes128CBC : .aes256CBC
+        }
+        var integrity: ESPIntegrityAlgorithm?
+        switch child.integrity {
+        case .hmacSHA1_96?: integrity = .hmacSHA1_96
+        case .hmacSHA2_256_128?: integrity = .hmacSHA256_128
+        case .hmacSHA2_384_192?: integrity = .hmacSHA384_192
+        case .hmacSHA2_512_256?: integrity = .hmacSHA512_256
+        case nil: integrity = nil
+        }
+        guard let suite = try? ESPCipherSuite(encryption: encryption, integrity: integrity) else { return nil }
+        self = suite
+    }
+}
