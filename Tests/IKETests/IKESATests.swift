@@ -425,6 +425,29 @@ struct TwoPeers {
         #expect(peers.initiator.childSAs == [old])
     }
 
+    @Test func additionalChildSAForASecondPrefixPair() throws {
+        let net = { (a: UInt8, b: UInt8) in TrafficSelector.prefix([a, b, 0, 0], length: 16) }
+        var peers = TwoPeers(
+            initiatorSelectors: TrafficSelectorPolicy(local: [net(10, 1)], remote: [net(10, 2)]),
+            responderSelectors: TrafficSelectorPolicy(local: [net(10, 2), net(10, 4)], remote: [net(10, 1), net(10, 3)]))
+        peers.start()
+        peers.run()
+        peers.absorb(peers.initiator.handle(.createChildSA(TrafficSelectorPolicy(local: [net(10, 3)], remote: [net(10, 4)])),
+                                            now: peers.now), fromInitiator: true)
+        peers.run()
+        #expect(peers.initiator.childSAs.count == 2 && peers.responder.childSAs.count == 2)
+        let second = try #require(peers.initiator.childSAs.last)
+        let partner = try #require(peers.responder.childSAs.first { $0.inboundSPI == second.outboundSPI })
+        #expect(second.inboundKeys == partner.outboundKeys && second.outboundKeys == partner.inboundKeys)
+        #expect(second.localSelectors == [net(10, 3)] && partner.localSelectors == [net(10, 4)])
+        // A pair outside the responder's policy is refused, naming the selectors; the others stay.
+        peers.absorb(peers.initiator.handle(.createChildSA(TrafficSelectorPolicy(local: [net(10, 5)], remote: [net(10, 4)])),
+                                            now: peers.now), fromInitiator: true)
+        peers.run()
+        #expect(TwoPeers.reports(peers.initiatorActions).contains(.childSAFailed(.refusedByPeer(.tsUnacceptable))))
+        #expect(peers.initiator.childSAs.count == 2)
+    }
+
     @Test func garbageIsDroppedWithADiagnostic() {
         var peers = TwoPeers()
         let actions = peers.responder.handle(.received([1, 2, 3]), now: .zero)
