@@ -326,12 +326,8 @@ struct TwoPeers {
 
     @Test func largeMessagesTravelAsFragments() throws {
         var peers = TwoPeers(maximumMessageLength: 160)
-        var sent: [[UInt8]] = []
         peers.start()
-        while !peers.wire.isEmpty {
-            sent += peers.wire.map(\.bytes)
-            peers.run()
-        }
+        peers.run()
         #expect(peers.initiator.fragmentationNegotiated && peers.responder.fragmentationNegotiated)
         #expect(peers.initiator.phase == .established && peers.responder.phase == .established)
         try expectMatchingChildren(peers)
@@ -514,5 +510,41 @@ struct TwoPeers {
         #expect(cookieGuard.check(request(cookie: good), from: source, halfOpen: 5) == .proceed)
         cookieGuard.rotateSecret(random: TestRandom(seed: 3))
         #expect(cookieGuard.check(request(cookie: good), from: source, halfOpen: 5) != .proceed)
+    }
+}
+
+/// Corrupted and truncated copies of every datagram of a handshake, fed to both established
+/// peers: each is dropped or answered from the cache, and neither SA leaves `established`.
+@Suite struct CorruptedTrafficTests {
+    @Test func establishedPeersSurviveCorruptedDatagrams() {
+        var peers = TwoPeers()
+        peers.start()
+        peers.run()
+        peers.absorb(peers.initiator.handle(.checkLiveness, now: peers.now), fromInitiator: true)
+        peers.run()
+        let datagrams = (peers.initiatorActions + peers.responderActions).compactMap { action -> [UInt8]? in
+            if case let .send(bytes) = action { return bytes } else { return nil }
+        }
+        #expect(datagrams.count == 6)
+        let random = TestRandom(seed: 2024)
+        var mutants: [[UInt8]] = []
+        for datagram in datagrams {
+            for length in stride(from: 0, to: datagram.count, by: 7) { mutants.append(Array(datagram.prefix(length))) }
+            for _ in 0..<40 {
+                var copy = datagram
+                let position = Int(random.uint32() % UInt32(copy.count))
+                copy[position] ^= UInt8(1 << (random.uint32() % 8))
+                mutants.append(copy)
+            }
+            mutants.append(datagram + [0])
+        }
+        var responder = peers.responder
+        var initiator = peers.initiator
+        for mutant in mutants {
+            _ = responder.handle(.received(mutant), now: peers.now)
+            _ = initiator.handle(.received(mutant), now: peers.now)
+        }
+        #expect(responder.phase == .established && initiator.phase == .established)
+        #expect(responder.childSAs == peers.responder.childSAs && initiator.childSAs == peers.initiator.childSAs)
     }
 }
