@@ -1,1 +1,0 @@
-// SSTP core ([MS-SSTP]); see the files beside this one.
