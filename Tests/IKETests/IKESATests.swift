@@ -444,6 +444,34 @@ struct TwoPeers {
         #expect(peers.initiator.childSAs.count == 2)
     }
 
+    @Test(arguments: [UInt64(1), 2, 3, 4, 5, 6])
+    func simultaneousChildRekeysLeaveExactlyOnePair(seed: UInt64) throws {
+        let pfs = [ChildCipherSuite(encryption: .aesGCM16(keyBits: 256), integrity: nil, dhGroup: seed % 2 == 0 ? .curve25519 : nil)]
+        var peers = TwoPeers(initiatorChild: pfs, responderChild: pfs)
+        // Different seeds give different nonces: seeds 1, 4, 6 keep one side's new SA, 2, 3, 5 the other's.
+        peers.initiator = IKESA(role: .initiator, configuration: peers.initiator.configuration, random: TestRandom(seed: seed * 101))
+        peers.responder = IKESA(role: .responder, configuration: peers.responder.configuration, random: TestRandom(seed: seed * 707))
+        peers.start()
+        peers.run()
+        let oldI = try #require(peers.initiator.childSAs.first)
+        let oldR = try #require(peers.responder.childSAs.first)
+        peers.initiatorActions.removeAll()
+        peers.responderActions.removeAll()
+        // Both sides start a rekey of the same CHILD SA before either request arrives.
+        peers.absorb(peers.initiator.handle(.rekeyChildSA(inboundSPI: oldI.inboundSPI), now: peers.now), fromInitiator: true)
+        peers.absorb(peers.responder.handle(.rekeyChildSA(inboundSPI: oldR.inboundSPI), now: peers.now), fromInitiator: false)
+        peers.run()
+        try expectMatchingCurrentChildren(peers)
+        #expect(peers.initiator.childSAs.first?.inboundSPI != oldI.inboundSPI)
+        #expect(peers.initiatorActions.contains(.uninstallChildSA(inboundSPI: oldI.inboundSPI)))
+        #expect(peers.responderActions.contains(.uninstallChildSA(inboundSPI: oldR.inboundSPI)))
+        // Three SA pairs were created or existed; two are gone on each side, each installed pair removed once.
+        let installsI = TwoPeers.installs(peers.initiatorActions).map(\.inboundSPI)
+        let removalsI = peers.initiatorActions.compactMap { if case let .uninstallChildSA(spi) = $0 { return spi } else { return nil } }
+        #expect(installsI.count == 2 && removalsI.count == 2)
+        #expect(Set(installsI + [oldI.inboundSPI]).subtracting(removalsI) == [peers.initiator.childSAs[0].inboundSPI])
+    }
+
     @Test func garbageIsDroppedWithADiagnostic() {
         var peers = TwoPeers()
         let actions = peers.responder.handle(.received([1, 2, 3]), now: .zero)

@@ -86,6 +86,9 @@ public struct IKESA: Sendable {
     /// RFC 7383: both sides sent IKEV2_FRAGMENTATION_SUPPORTED in IKE_SA_INIT.
     public private(set) var fragmentationNegotiated = false
     var reassembly: (messageID: UInt32, isResponse: Bool, reassembler: FragmentReassembler)?
+    /// RFC 7296 §2.8.1: the peer rekeyed a CHILD SA (keyed by our old inbound SPI) while our own
+    /// rekey of it was outstanding; its nonces decide which of the two new SAs survives.
+    var rekeyCollisions: [UInt32: (peerNonce: [UInt8], ourNonce: [UInt8])] = [:]
     /// CHILD SAs installed by this IKE SA, for deletes and diagnostics.
     public private(set) var childSAs: [ChildSAInstallation] = []
     private let random: any RandomSource
@@ -806,6 +809,9 @@ public struct IKESA: Sendable {
             return [.report(.messageDropped("could not seal CREATE_CHILD_SA response"))]
         }
         cachedResponse = (header.messageID, datagrams)
+        if let old, case let .createChild(pending)? = outstanding?.purpose, pending.replacing == old.inboundSPI {
+            rekeyCollisions[old.inboundSPI] = (nonceI.data, nonceR)
+        }
         let peerSPI = chosen.spi.reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
         // The new SA is installed at once; the old one stays until the peer deletes it (make-before-break).
         return datagrams.map { .send($0) }
@@ -852,10 +858,26 @@ public struct IKESA: Sendable {
             return actions + [.report(.childSAFailed(.protocolViolation("CHILD SA SPI of \(chosen.spi.count) bytes")))]
         }
         let peerSPI = chosen.spi.reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
-        actions += installChild(context: context, proposal: chosen, inboundSPI: pending.newInboundSPI, outboundSPI: peerSPI,
-                                localSelectors: tsi, remoteSelectors: tsr, exchangeInitiator: true,
-                                nonces: (pending.nonce, nonceR.data), pfsSharedSecret: shared, replacing: pending.replacing)
-        guard let replaced = pending.replacing else { return actions }
+        let installed = installChild(context: context, proposal: chosen, inboundSPI: pending.newInboundSPI, outboundSPI: peerSPI,
+                                     localSelectors: tsi, remoteSelectors: tsr, exchangeInitiator: true,
+                                     nonces: (pending.nonce, nonceR.data), pfsSharedSecret: shared, replacing: pending.replacing)
+        guard let replaced = pending.replacing else { return actions + installed }
+        if let collision = rekeyCollisions.removeValue(forKey: replaced) {
+            // RFC 7296 §2.8.1: the SA created with the lowest of the four nonces is deleted by its
+            // creator; the other new SA survives and the winner deletes the old one.
+            let lower = { (a: [UInt8], b: [UInt8]) in b.lexicographicallyPrecedes(a) ? b : a }
+            let ours = lower(pending.nonce, nonceR.data)
+            let theirs = lower(collision.peerNonce, collision.ourNonce)
+            if ours.lexicographicallyPrecedes(theirs) {
+                var redundant: [UInt8] = []
+                redundant.appendU32(pending.newInboundSPI)
+                let quiet = installed.filter { if case .report = $0 { return false } else { return true } }
+                return actions + quiet
+                    + sendInformational(payloads: [.delete(DeletePayload(protocolID: .esp, spiSize: 4, spis: [redundant]))],
+                                        purpose: .deleteChild(inboundSPI: pending.newInboundSPI), now: now)
+            }
+        }
+        actions += installed
         // The rekey initiator deletes the old SA (RFC 7296 §2.8), naming its own inbound SPI.
         var oldSPI: [UInt8] = []
         oldSPI.appendU32(replaced)
