@@ -472,6 +472,22 @@ struct TwoPeers {
         #expect(Set(installsI + [oldI.inboundSPI]).subtracting(removalsI) == [peers.initiator.childSAs[0].inboundSPI])
     }
 
+    @Test func rekeyRetriesWithThePFSGroupThePeerWants() throws {
+        let initiatorChild = [ChildCipherSuite(encryption: .aesGCM16(keyBits: 128), integrity: nil, dhGroup: .ecp256),
+                              ChildCipherSuite(encryption: .aesGCM16(keyBits: 128), integrity: nil, dhGroup: .curve25519)]
+        let responderChild = [ChildCipherSuite(encryption: .aesGCM16(keyBits: 128), integrity: nil, dhGroup: .curve25519)]
+        var peers = TwoPeers(initiatorChild: initiatorChild, responderChild: responderChild)
+        peers.start()
+        peers.run()
+        let old = try #require(peers.initiator.childSAs.first)
+        peers.absorb(peers.initiator.handle(.rekeyChildSA(inboundSPI: old.inboundSPI), now: peers.now), fromInitiator: true)
+        peers.run()
+        #expect(TwoPeers.reports(peers.initiatorActions).contains(.retryingWithKeyExchangeGroup(31)))
+        try expectMatchingCurrentChildren(peers)
+        #expect(peers.initiator.childSAs.first?.suite.dhGroup == .curve25519)
+        #expect(peers.initiator.childSAs.first?.inboundSPI != old.inboundSPI)
+    }
+
     @Test func garbageIsDroppedWithADiagnostic() {
         var peers = TwoPeers()
         let actions = peers.responder.handle(.received([1, 2, 3]), now: .zero)

@@ -143,9 +143,11 @@ public struct IKESA: Sendable {
                 return [.report(.messageDropped("no CHILD SA with inbound SPI \(inboundSPI)"))]
             }
             return startChildCreation(replacing: old.inboundSPI,
-                                      selectors: TrafficSelectorPolicy(local: old.localSelectors, remote: old.remoteSelectors), now: now)
+                                      selectors: TrafficSelectorPolicy(local: old.localSelectors, remote: old.remoteSelectors),
+                                      keyExchangeGroup: configuration.childSuites.first?.dhGroup, now: now)
         case let .createChildSA(selectors):
-            return startChildCreation(replacing: nil, selectors: selectors, now: now)
+            return startChildCreation(replacing: nil, selectors: selectors,
+                                      keyExchangeGroup: configuration.childSuites.first?.dhGroup, now: now)
         }
     }
 
@@ -685,7 +687,8 @@ public struct IKESA: Sendable {
     /// The CHILD proposals for CREATE_CHILD_SA: the configured suites, PFS groups included.
     func rekeyProposals(spi: UInt32) -> [Proposal] { childProposals(spi: spi) }
 
-    mutating func startChildCreation(replacing: UInt32?, selectors: TrafficSelectorPolicy, now: IKEInstant) -> [IKESAAction] {
+    mutating func startChildCreation(replacing: UInt32?, selectors: TrafficSelectorPolicy, keyExchangeGroup: DHGroup?,
+                                     now: IKEInstant) -> [IKESAAction] {
         guard case let .established(context) = state else {
             return [.report(.messageDropped("CREATE_CHILD_SA in \(phase)"))]
         }
@@ -694,7 +697,7 @@ public struct IKESA: Sendable {
         let nonce = random.bytes(32)
         let proposals = rekeyProposals(spi: newSPI)
         var keyPair: KeyExchangeKeyPair?
-        if let group = configuration.childSuites.first?.dhGroup {
+        if let group = keyExchangeGroup {
             do {
                 keyPair = try KeyExchangeKeyPair.generate(group: group, random: random)
             } catch {
@@ -827,6 +830,15 @@ public struct IKESA: Sendable {
         }
         outstanding = nil
         var actions: [IKESAAction] = [.cancelTimer(.retransmit)]
+        if let invalidKE = payloads.notify(.invalidKEPayload), invalidKE.data.count == 2 {
+            // RFC 7296 §1.3: retry once with the PFS group the peer wants, if we offer it.
+            let requested = UInt16(invalidKE.data[0]) << 8 | UInt16(invalidKE.data[1])
+            if let group = DHGroup(rawValue: requested), group != pending.keyPair?.group,
+               configuration.childSuites.contains(where: { $0.dhGroup == group }) {
+                return actions + [.report(.retryingWithKeyExchangeGroup(requested))]
+                    + startChildCreation(replacing: pending.replacing, selectors: pending.selectors, keyExchangeGroup: group, now: now)
+            }
+        }
         if let error = payloads.notifies.first(where: { $0.type.isError }) {
             return actions + [.report(.childSAFailed(.refusedByPeer(error.type)))]
         }
