@@ -140,30 +140,3 @@ struct MSCHAPv2Client: Sendable {
         }
     }
 }
-
-/// The fields of an MS-CHAPv2 Failure message (RFC 2759 §6): "E=eeeeeeeeee R=r C=cccc… V=vvvvvvvvvv M=<msg>".
-public struct MSCHAPv2FailureMessage: Equatable, Sendable {
-    public var error: Int?
-    public var retry: Bool
-    public var version: Int?
-    public var message: String
-
-    public init(_ text: String) {
-        error = nil
-        retry = false
-        version = nil
-        message = ""
-        var rest = Substring(text)
-        while !rest.isEmpty {
-            if rest.hasPrefix("M=") {
-                message = String(rest.dropFirst(2))
-                break
-            }
-            let field = rest.prefix { $0 != " " }
-            rest = rest.dropFirst(field.count).drop { $0 == " " }
-            if field.hasPrefix("E=") { error = Int(field.dropFirst(2)) }
-            if field.hasPrefix("R=") { retry = field.dropFirst(2) == "1" }
-            if field.hasPrefix("V=") { version = Int(field.dropFirst(2)) }
-        }
-    }
-}

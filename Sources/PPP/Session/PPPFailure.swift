@@ -1,4 +1,5 @@
 // Why a PPP session ended. Structured so the SSTP layer, the log and the API can say why.
+// Imports nothing (the fuzz target Fuzz/ppp_parse compiles it with Wire/ and Negotiation/).
 
 public enum PPPFailure: Error, Equatable, Sendable {
     /// LCP or an NCP kept renegotiating beyond PPPNegotiationLimits.maxNegotiationRounds.
@@ -25,4 +26,31 @@ public enum PPPFailure: Error, Equatable, Sendable {
     case peerTerminated
     /// We closed the link (administrative close, e.g. session deleted).
     case closedLocally(reason: String)
+}
+
+/// The fields of an MS-CHAPv2 Failure message (RFC 2759 §6): "E=eeeeeeeeee R=r C=cccc… V=vvvvvvvvvv M=<msg>".
+public struct MSCHAPv2FailureMessage: Equatable, Sendable {
+    public var error: Int?
+    public var retry: Bool
+    public var version: Int?
+    public var message: String
+
+    public init(_ text: String) {
+        error = nil
+        retry = false
+        version = nil
+        message = ""
+        var rest = Substring(text)
+        while !rest.isEmpty {
+            if rest.hasPrefix("M=") {
+                message = String(rest.dropFirst(2))
+                break
+            }
+            let field = rest.prefix { $0 != " " }
+            rest = rest.dropFirst(field.count).drop { $0 == " " }
+            if field.hasPrefix("E=") { error = Int(field.dropFirst(2)) }
+            if field.hasPrefix("R=") { retry = field.dropFirst(2) == "1" }
+            if field.hasPrefix("V=") { version = Int(field.dropFirst(2)) }
+        }
+    }
 }
