@@ -3,7 +3,8 @@
 // Properties checked on every input:
 //  1. frame, control packet and option list parsing never trap;
 //  2. parsed values survive emit → parse unchanged;
-//  3. LCP (server and client policy) and IPCP engines, brought up and fed every control packet
+//  3. async-HDLC decoding never traps and round-trips;
+//  4. LCP (server and client policy) and IPCP engines, brought up and fed every control packet
 //     cut from the input, never trap, and every frame they send parses and fits the SSTP limit.
 
 struct FuzzRandom: PPPRandomSource {
@@ -65,6 +66,13 @@ public func fuzzPPPParse(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
             now = now + .seconds(3)
             checkSent(lcpServer.timeout(now: now) + lcpClient.timeout(now: now) + ipcpServer.timeout(now: now) + ipcpClient.timeout(now: now))
         }
+    }
+    // Async HDLC (the sstpc stdio harness): decoding never traps; re-encoding a decoded frame
+    // decodes to the same frame.
+    var hdlc = HDLCDecoder()
+    for frame in hdlc.feed(bytes) {
+        var again = HDLCDecoder()
+        guard again.feed(HDLC.encode(frame)) == [frame] else { fatalError("HDLC round trip changed the frame") }
     }
     _ = MSCHAPv2FailureMessage(String(decoding: bytes, as: UTF8.self))
     _ = PPPIPv4Address(String(decoding: bytes.prefix(32), as: UTF8.self))
