@@ -23,17 +23,21 @@ public struct TunnelDefinition: Sendable {
     public var dpdTimeout: Duration
     /// CHILD SA lifetime before a rekey (with up to 10 % jitter subtracted); nil: never.
     public var childRekeyAfter: Duration?
+    /// IKE SA lifetime before a rekey (with up to 10 % jitter subtracted); nil: never. 28800 s is
+    /// Azure's IKE SA lifetime.
+    public var ikeRekeyAfter: Duration?
 
     public init(id: Int, name: String, localAddress: UInt32, peerAddress: UInt32, preSharedKey: [UInt8],
                 remotePrefixes: [(network: UInt32, length: Int)],
                 ikeSuites: [IKECipherSuite] = DefaultProposals.vpngwDefault.ike,
                 childSuites: [ChildCipherSuite] = DefaultProposals.vpngwDefault.child,
                 trafficSelectors: TrafficSelectorPolicy = .routeBased, mode: Mode = .initiateAndRespond,
-                dpdTimeout: Duration = .seconds(45), childRekeyAfter: Duration? = .seconds(27000)) {
+                dpdTimeout: Duration = .seconds(45), childRekeyAfter: Duration? = .seconds(27000),
+                ikeRekeyAfter: Duration? = .seconds(28800)) {
         self.id = id; self.name = name; self.localAddress = localAddress; self.peerAddress = peerAddress
         self.preSharedKey = preSharedKey; self.remotePrefixes = remotePrefixes; self.ikeSuites = ikeSuites
         self.childSuites = childSuites; self.trafficSelectors = trafficSelectors; self.mode = mode
-        self.dpdTimeout = dpdTimeout; self.childRekeyAfter = childRekeyAfter
+        self.dpdTimeout = dpdTimeout; self.childRekeyAfter = childRekeyAfter; self.ikeRekeyAfter = ikeRekeyAfter
     }
 }
 
@@ -48,6 +52,7 @@ public struct TunnelStatus: Sendable, Equatable {
     public var childSuite: String?
     public var natDetected: Bool = false
     public var childRekeys: Int = 0
+    public var ikeRekeys: Int = 0
     /// Events in order, newest last (bounded).
     public var log: [String] = []
 }
@@ -71,10 +76,15 @@ public final class TunnelService: @unchecked Sendable {
         var lastReceived: IKEInstant
         var livenessProbeSent: IKEInstant?
         var childRekeyAt: IKEInstant?
+        var ikeRekeyAt: IKEInstant?
+        /// The IKE SA's timer for its retired (rekeyed) SAs.
+        var retiredDeadline: IKEInstant?
+        /// Our SPIs routed to this negotiation (current IKE SA and retired ones still answering).
+        var spis: Set<UInt64> = []
     }
     private struct Tunnel {
         var definition: TunnelDefinition
-        var negotiations: [UInt64: Negotiation] = [:]   // keyed by our IKE SPI
+        var negotiations: [UInt64: Negotiation] = [:]   // keyed by our SPI of the current IKE SA
         var status = TunnelStatus(state: .connecting)
         var retryAt: IKEInstant?
         /// Inbound SPIs installed in the data plane, oldest first.
@@ -146,7 +156,10 @@ public final class TunnelService: @unchecked Sendable {
         for (spi, var n) in t.negotiations where n.sa.phase == .established {
             perform(n.sa.handle(.delete, now: now()), tunnel: id, spi: spi, negotiation: &n)
         }
-        for spi in t.negotiations.keys { tunnelOfSPI[spi] = nil }
+        for (spi, n) in t.negotiations {
+            tunnelOfSPI[spi] = nil
+            for alias in n.spis { tunnelOfSPI[alias] = nil }
+        }
         for spi in t.installedInbound { plane.removeInboundSA(spi: spi) }
         t.installedInbound = []
         plane.removeTunnel(id)
@@ -181,14 +194,24 @@ public final class TunnelService: @unchecked Sendable {
         store(n, tunnel: id, spi: spi)
     }
 
+    /// Stores the negotiation under its current SPI (a rekeyed IKE SA changes it) and routes every
+    /// SPI it still answers on (`IKESA.localSPIs`) to this tunnel.
     private func store(_ n: Negotiation, tunnel id: Int, spi: UInt64) {
         guard tunnels[id] != nil else { return }
+        var n = n
         switch n.sa.phase {
         case .failed, .deleted:
             tunnels[id]?.negotiations[spi] = nil
             tunnelOfSPI[spi] = nil
+            for alias in n.spis { tunnelOfSPI[alias] = nil }
         default:
-            tunnels[id]?.negotiations[spi] = n
+            let key = n.sa.localSPI
+            let current = Set(n.sa.localSPIs.filter { $0 != 0 })
+            for gone in n.spis.subtracting(current) where tunnelOfSPI[gone] == id { tunnelOfSPI[gone] = nil }
+            for alias in current { tunnelOfSPI[alias] = id }
+            n.spis = current
+            if key != spi { tunnels[id]?.negotiations[spi] = nil }
+            tunnels[id]?.negotiations[key == 0 ? spi : key] = n
         }
         publish(id)
     }
@@ -202,14 +225,16 @@ public final class TunnelService: @unchecked Sendable {
         let flags = bytes[19]
         let senderIsInitiator = flags & 0x08 != 0
         let ourSPI = senderIsInitiator ? spiR : spiI
-        if ourSPI != 0, let id = tunnelOfSPI[ourSPI], var n = tunnels[id]?.negotiations[ourSPI] {
+        if ourSPI != 0, let id = tunnelOfSPI[ourSPI], let t = tunnels[id],
+           let (key, found) = t.negotiations[ourSPI].map({ (ourSPI, $0) }) ?? t.negotiations.first(where: { $0.value.spis.contains(ourSPI) }) {
+            var n = found
             n.lastReceived = now()
             n.livenessProbeSent = nil
             n.remotePort = port
             if localPort != plane.configuration.ikePort { n.useNATT = true }
             let actions = n.sa.handle(.received(bytes), now: now())
-            perform(actions, tunnel: id, spi: ourSPI, negotiation: &n)
-            store(n, tunnel: id, spi: ourSPI)
+            perform(actions, tunnel: id, spi: key, negotiation: &n)
+            store(n, tunnel: id, spi: key)
             return
         }
         // A new IKE_SA_INIT request (responder SPI still zero), or its retransmission.
@@ -239,25 +264,48 @@ public final class TunnelService: @unchecked Sendable {
 
     // MARK: Actions (queue)
 
+    /// Up to 10 % less than `lifetime`, so both ends (and many tunnels) do not rekey in step.
+    private func jittered(_ lifetime: Duration) -> IKEInstant {
+        let jitter = Double(random.uint64() % 1000) / 10_000.0
+        return now() + lifetime * (1.0 - jitter)
+    }
+
+    /// 2–6 s: the retry delay after a refused (e.g. TEMPORARY_FAILURE) or postponed rekey.
+    private func retrySoon() -> IKEInstant { now() + .milliseconds(2000 + Int64(random.uint64() % 4000)) }
+
     private func perform(_ actions: [IKESAAction], tunnel id: Int, spi: UInt64, negotiation n: inout Negotiation) {
         guard let d = tunnels[id]?.definition else { return }
+        // New SAs go into the data plane before any message leaves, so the peer's first packets
+        // under them (it switches as soon as it has our message) find them installed.
+        var installed = false
+        for case .installChildSA(let child) in actions {
+            install(child, tunnel: id)
+            installed = true
+            if let after = d.childRekeyAfter { n.childRekeyAt = jittered(after) }
+        }
+        if installed {
+            // The data plane applies new inbound SAs when its receive loop next turns; a NAT-T
+            // keepalive to ourselves turns it now, before the peer can use them.
+            plane.sendIKE([0xFF], to: plane.configuration.localAddress != 0 ? plane.configuration.localAddress : d.localAddress,
+                          port: plane.configuration.nattPort, fromNATTPort: false)
+        }
         for action in actions {
             switch action {
             case .send(let message):
                 plane.sendIKE(message, to: d.peerAddress, port: n.useNATT ? 4500 : n.remotePort, fromNATTPort: n.useNATT)
-            case .installChildSA(let child):
-                install(child, tunnel: id)
-                if let after = d.childRekeyAfter, n.sa.role == .initiator || d.mode == .responderOnly {
-                    let jitter = Double(random.uint64() % 1000) / 10_000.0
-                    n.childRekeyAt = now() + after * (1.0 - jitter)
-                }
+            case .installChildSA:
+                break
             case .uninstallChildSA(let inboundSPI):
                 plane.removeInboundSA(spi: inboundSPI)
                 tunnels[id]?.installedInbound.removeAll { $0 == inboundSPI }
-            case .armTimer(_, let deadline):
+            case .armTimer(.retransmit, let deadline):
                 n.retransmitDeadline = deadline
-            case .cancelTimer:
+            case .armTimer(.retiredSAs, let deadline):
+                n.retiredDeadline = deadline
+            case .cancelTimer(.retransmit):
                 n.retransmitDeadline = nil
+            case .cancelTimer(.retiredSAs):
+                n.retiredDeadline = nil
             case .report(let report):
                 handle(report, tunnel: id, negotiation: &n)
             }
@@ -281,9 +329,10 @@ public final class TunnelService: @unchecked Sendable {
     private func handle(_ report: IKESAReport, tunnel id: Int, negotiation n: inout Negotiation) {
         guard var t = tunnels[id] else { return }
         switch report {
-        case .ikeSAEstablished(let suite, _, _):
+        case .ikeSAEstablished(let suite, let spiI, let spiR):
             t.status.ikeSuite = suite.description
-            appendLog(&t, "IKE SA established (\(suite))")
+            appendLog(&t, "IKE SA established (\(suite)), SPIs \(hex64(spiI)) \(hex64(spiR))")
+            if let after = t.definition.ikeRekeyAfter { n.ikeRekeyAt = jittered(after) }
         case .childSAEstablished(let suite, let inSPI, let outSPI):
             t.status.state = .connected
             t.status.reason = nil
@@ -307,6 +356,10 @@ public final class TunnelService: @unchecked Sendable {
         case .childSAFailed(let cause):
             appendLog(&t, "CHILD SA failed: \(cause)")
             t.status.reason = cause.description
+            // A refused rekey (e.g. TEMPORARY_FAILURE during the peer's IKE rekey): try again soon.
+            if n.sa.phase == .established, !n.sa.childSAs.isEmpty, t.definition.childRekeyAfter != nil, n.childRekeyAt == nil {
+                n.childRekeyAt = retrySoon()
+            }
         case .messageDropped(let why):
             appendLog(&t, "dropped a message: \(why)")
         case .deletedByPeer:
@@ -324,6 +377,15 @@ public final class TunnelService: @unchecked Sendable {
             appendLog(&t, "CHILD SA rekeyed: \(hex32(old)) → \(hex32(new))")
         case .deleted:
             appendLog(&t, "IKE SA deleted")
+        case .ikeSARekeyed(let oldI, let oldR, let newI, let newR):
+            t.status.ikeRekeys += 1
+            appendLog(&t, "IKE SA rekeyed (\(n.sa.role == .initiator ? "by us" : "by the peer")): SPIs \(hex64(oldI)) \(hex64(oldR)) → \(hex64(newI)) \(hex64(newR)), \(n.sa.childSAs.count) CHILD SA(s) kept")
+            if let after = t.definition.ikeRekeyAfter { n.ikeRekeyAt = jittered(after) }
+        case .ikeSARekeyFailed(let cause):
+            appendLog(&t, "IKE SA rekey failed, retrying soon: \(cause)")
+            if t.definition.ikeRekeyAfter != nil, n.ikeRekeyAt == nil { n.ikeRekeyAt = retrySoon() }
+        case .retiredIKESADeleted(let spiI, let spiR):
+            appendLog(&t, "old IKE SA \(hex64(spiI)) \(hex64(spiR)) deleted")
         }
         tunnels[id] = t
     }
@@ -344,10 +406,29 @@ public final class TunnelService: @unchecked Sendable {
                     n.retransmitDeadline = nil
                     actions += n.sa.handle(.timerFired(.retransmit), now: now)
                 }
+                if let deadline = n.retiredDeadline, deadline <= now {
+                    n.retiredDeadline = nil
+                    actions += n.sa.handle(.timerFired(.retiredSAs), now: now)
+                }
                 if n.sa.phase == .established {
+                    // Window size 1: a rekey waits while another exchange of ours is under way.
+                    if let rekey = n.ikeRekeyAt, rekey <= now {
+                        if n.sa.hasOutstandingRequest {
+                            n.ikeRekeyAt = now + .seconds(1)
+                        } else {
+                            n.ikeRekeyAt = nil
+                            appendLog(id, "starting IKE SA rekey")
+                            actions += n.sa.handle(.rekeyIKESA, now: now)
+                        }
+                    }
                     if let rekey = n.childRekeyAt, rekey <= now, let child = n.sa.childSAs.last {
-                        n.childRekeyAt = nil
-                        actions += n.sa.handle(.rekeyChildSA(inboundSPI: child.inboundSPI), now: now)
+                        if n.sa.hasOutstandingRequest {
+                            n.childRekeyAt = now + .seconds(1)
+                        } else {
+                            n.childRekeyAt = nil
+                            appendLog(id, "starting CHILD SA rekey of \(hex32(child.inboundSPI))")
+                            actions += n.sa.handle(.rekeyChildSA(inboundSPI: child.inboundSPI), now: now)
+                        }
                     }
                     let silence = t.definition.dpdTimeout / 3
                     if n.livenessProbeSent == nil, n.lastReceived + silence <= now, n.retransmitDeadline == nil {
@@ -364,6 +445,7 @@ public final class TunnelService: @unchecked Sendable {
                         plane.removeTunnel(id)
                         tunnels[id]?.negotiations[spi] = nil
                         tunnelOfSPI[spi] = nil
+                        for alias in n.spis { tunnelOfSPI[alias] = nil }
                         if t.definition.mode != .responderOnly { tunnels[id]?.retryAt = now + .seconds(1) }
                         publish(id)
                         continue
@@ -396,6 +478,7 @@ public final class TunnelService: @unchecked Sendable {
 
 private func bytes(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 16 & 0xff), UInt8(v >> 8 & 0xff), UInt8(v & 0xff)] }
 private func hex32(_ v: UInt32) -> String { String(format: "%08x", v) }
+private func hex64(_ v: UInt64) -> String { String(format: "%016llx", v) }
 
 extension ESPCipherSuite {
     /// The ESP transform for a negotiated CHILD SA suite.

@@ -43,6 +43,8 @@ struct TunnelCommand: AsyncParsableCommand {
             var espProposals: [String]?
             var dpdTimeoutSeconds: Int?
             var childRekeySeconds: Int?
+            /// IKE SA lifetime before a rekey (default 28800 s, Azure's), minus up to 10 % jitter.
+            var ikeRekeySeconds: Int?
         }
     }
 
@@ -92,6 +94,7 @@ struct TunnelCommand: AsyncParsableCommand {
                 }
                 if let dpd = ike.dpdTimeoutSeconds { definition.dpdTimeout = .seconds(dpd) }
                 if let rekey = ike.childRekeySeconds { definition.childRekeyAfter = .seconds(rekey) }
+                if let rekey = ike.ikeRekeySeconds { definition.ikeRekeyAfter = .seconds(rekey) }
                 let s = TunnelService(plane: plane)
                 try s.start([definition])
                 service = s

@@ -38,6 +38,7 @@ struct OutstandingRequest: Sendable {
         case delete
         case createChild(PendingChildCreation)
         case deleteChild(inboundSPI: UInt32)
+        case rekeyIKE(PendingIKERekey)
     }
 
     var purpose: Purpose
@@ -74,10 +75,12 @@ public struct IKESA: Sendable {
         case deleted
     }
 
-    public let role: Role
-    public let configuration: IKEPeerConfiguration
-    public private(set) var initiatorSPI: UInt64
-    public private(set) var responderSPI: UInt64 = 0
+    /// Which side initiated the current IKE SA; after a rekey, the side that initiated the rekey.
+    public internal(set) var role: Role
+    /// Settable within the module (tests): a changed policy applies from the next rekey on.
+    public internal(set) var configuration: IKEPeerConfiguration
+    public internal(set) var initiatorSPI: UInt64
+    public internal(set) var responderSPI: UInt64 = 0
     var state: State = .idle
     var outstanding: OutstandingRequest?
     var nextRequestID: UInt32 = 0
@@ -90,8 +93,13 @@ public struct IKESA: Sendable {
     /// rekey of it was outstanding; its nonces decide which of the two new SAs survives.
     var rekeyCollisions: [UInt32: (peerNonce: [UInt8], ourNonce: [UInt8])] = [:]
     /// CHILD SAs installed by this IKE SA, for deletes and diagnostics.
-    public private(set) var childSAs: [ChildSAInstallation] = []
-    private let random: any RandomSource
+    public internal(set) var childSAs: [ChildSAInstallation] = []
+    /// Old (rekeyed) and redundant (collision) IKE SAs that still answer until deleted.
+    var retiring: [RetiringIKESA] = []
+    /// RFC 7296 §2.8.2: the peer's IKE rekey, answered while ours was outstanding; its nonces
+    /// and ours decide which new IKE SA survives.
+    var ikeRekeyCollision: IKESAContext?
+    let random: any RandomSource
 
     public init(role: Role, configuration: IKEPeerConfiguration, random: any RandomSource) {
         self.role = role
@@ -130,6 +138,7 @@ public struct IKESA: Sendable {
         case let .timerFired(timer):
             switch timer {
             case .retransmit: return retransmit(now: now)
+            case .retiredSAs: return retiredSAsTimerFired(now: now)
             }
         case let .received(bytes):
             return receive(bytes, now: now)
@@ -148,6 +157,8 @@ public struct IKESA: Sendable {
         case let .createChildSA(selectors):
             return startChildCreation(replacing: nil, selectors: selectors,
                                       keyExchangeGroup: configuration.childSuites.first?.dhGroup, now: now)
+        case .rekeyIKESA:
+            return startIKERekey(group: nil, now: now)
         }
     }
 
@@ -585,9 +596,11 @@ public struct IKESA: Sendable {
         }
     }
 
+    /// The response's header: the request's SPIs (current or retired SA) and the I flag set when
+    /// the request's was clear (we are that SA's original initiator).
     func responseHeader(for request: IKEHeader) -> IKEHeader {
-        IKEHeader(initiatorSPI: initiatorSPI, responderSPI: responderSPI, exchangeType: request.exchangeType,
-                  flags: role == .initiator ? [.initiator, .response] : .response, messageID: request.messageID)
+        IKEHeader(initiatorSPI: request.initiatorSPI, responderSPI: request.responderSPI, exchangeType: request.exchangeType,
+                  flags: request.flags.contains(.initiator) ? .response : [.initiator, .response], messageID: request.messageID)
     }
 
     mutating func respondAndFail(_ payloads: [Payload], header: IKEHeader, context: IKESAContext,
@@ -634,6 +647,7 @@ public struct IKESA: Sendable {
             state = .deleted
             outstanding = nil
             childSAs.removeAll()
+            retiring.removeAll()
             return datagrams.map { .send($0) } + [.cancelTimer(.retransmit), .report(.deletedByPeer)]
         }
         var actions: [IKESAAction] = datagrams.map { .send($0) }
@@ -677,7 +691,7 @@ public struct IKESA: Sendable {
             // Make-before-break: the old SA goes only now that its replacement is installed.
             childSAs.removeAll { $0.inboundSPI == inboundSPI }
             return [.cancelTimer(.retransmit), .uninstallChildSA(inboundSPI: inboundSPI)]
-        case .ikeSAInit, .ikeAuth, .createChild:
+        case .ikeSAInit, .ikeAuth, .createChild, .rekeyIKE:
             return [.cancelTimer(.retransmit)]
         }
     }
@@ -731,13 +745,23 @@ public struct IKESA: Sendable {
         }
     }
 
-    mutating func handleCreateChildRequest(_ payloads: [Payload], header: IKEHeader, context: IKESAContext) -> [IKESAAction] {
+    mutating func handleCreateChildRequest(_ payloads: [Payload], header: IKEHeader, context: IKESAContext,
+                                           now: IKEInstant) -> [IKESAAction] {
         func refuse(_ notify: NotifyPayload, _ cause: IKEFailureCause) -> [IKESAAction] {
             guard let datagrams = try? protect(context: context, header: responseHeader(for: header), payloads: [.notify(notify)]) else {
                 return [.report(.childSAFailed(cause))]
             }
             cachedResponse = (header.messageID, datagrams)
             return datagrams.map { .send($0) } + [.report(.childSAFailed(cause))]
+        }
+        if let sa = payloads.securityAssociation, !sa.proposals.isEmpty, sa.proposals.allSatisfy({ $0.protocolID == .ike }) {
+            return handleIKERekeyRequest(payloads, header: header, context: context, now: now)
+        }
+        if case .rekeyIKE? = outstanding?.purpose {
+            // Our IKE rekey is under way: strongSwan's answer to a CHILD exchange meanwhile (§2.8.2
+            // allows either; the peer retries on the new IKE SA).
+            return refuse(NotifyPayload(type: .temporaryFailure),
+                          .protocolViolation("peer's CHILD exchange refused with TEMPORARY_FAILURE: our IKE SA rekey is under way"))
         }
         var old: ChildSAInstallation?
         if let rekey = payloads.notify(.rekeySA) {
@@ -824,6 +848,9 @@ public struct IKESA: Sendable {
     }
 
     mutating func handleCreateChildResponse(_ payloads: [Payload], context: IKESAContext, now: IKEInstant) -> [IKESAAction] {
+        if let request = outstanding, case let .rekeyIKE(pending) = request.purpose {
+            return handleIKERekeyResponse(payloads, pending: pending, context: context, now: now)
+        }
         guard let request = outstanding, case let .createChild(pending) = request.purpose else {
             outstanding = nil
             return [.cancelTimer(.retransmit)]
@@ -907,6 +934,10 @@ public struct IKESA: Sendable {
             return [.report(.messageDropped("unparsable: \(error)"))]
         }
         let header = message.header
+        if let index = retiring.firstIndex(where: { $0.context.initiatorSPI == header.initiatorSPI
+                                                    && $0.context.responderSPI == header.responderSPI }) {
+            return receiveOnRetired(index, message: message, raw: bytes, now: now)
+        }
         guard header.initiatorSPI == initiatorSPI || (role == .responder && initiatorSPI == 0) else {
             return [.report(.messageDropped("unknown initiator SPI"))]
         }
@@ -919,6 +950,9 @@ public struct IKESA: Sendable {
             // request only its first fragment triggers it (RFC 7383 §2.6.1).
             if case let .encryptedFragment(fragment)? = message.payloads.last, fragment.fragmentNumber != 1 { return [] }
             return cached.datagrams.map { .send($0) }
+        }
+        if case .established = state, header.responderSPI != responderSPI {
+            return [.report(.messageDropped("unknown responder SPI"))]
         }
         switch (state, header.exchangeType, header.isResponse) {
         case (.initiatorInitSent, .ikeSAInit, true):
@@ -950,7 +984,7 @@ public struct IKESA: Sendable {
             }
         case let (.established(context), .createChildSA, false):
             switch openPayloads(message, raw: bytes, context: context) {
-            case let .payloads(payloads): return handleCreateChildRequest(payloads, header: header, context: context)
+            case let .payloads(payloads): return handleCreateChildRequest(payloads, header: header, context: context, now: now)
             case .incomplete: return []
             case let .failed(error): return [.report(.messageDropped("CREATE_CHILD_SA: \(error)"))]
             }

@@ -108,6 +108,9 @@ public struct IKEPeerConfiguration: Sendable {
 public enum IKETimer: Hashable, Sendable {
     /// The outstanding request's retransmission.
     case retransmit
+    /// IKE SAs replaced by a rekey (or redundant after a rekey collision) that still answer the
+    /// peer until it deletes them: retransmits our Delete, or forgets an SA whose Delete never came.
+    case retiredSAs
 }
 
 public enum IKESAEvent: Sendable {
@@ -125,6 +128,9 @@ public enum IKESAEvent: Sendable {
     case rekeyChildSA(inboundSPI: UInt32)
     /// Established SA: add a CHILD SA for these selectors (policy-based: one per prefix pair).
     case createChildSA(TrafficSelectorPolicy)
+    /// Established SA: rekey the IKE SA itself (RFC 7296 §1.3.2): CREATE_CHILD_SA with an IKE
+    /// proposal, new SPIs, KE and nonces; the CHILD SAs move to the new SA, the old one is deleted.
+    case rekeyIKESA
 }
 
 /// A CHILD SA ready for the data plane, from this side's point of view.
@@ -197,6 +203,15 @@ public enum IKESAReport: Hashable, Sendable {
     case childSARekeyed(oldInboundSPI: UInt32, newInboundSPI: UInt32)
     /// Our Delete was answered (or went unanswered); the IKE SA and its CHILD SAs are gone.
     case deleted
+    /// The IKE SA was rekeyed (RFC 7296 §1.3.2, §2.18): the same `IKESA` value now carries the new
+    /// SPIs and keys and keeps its CHILD SAs. The old SA answers until it is deleted
+    /// (`retiredIKESADeleted`); route datagrams by `IKESA.localSPIs`.
+    case ikeSARekeyed(oldInitiatorSPI: UInt64, oldResponderSPI: UInt64, newInitiatorSPI: UInt64, newResponderSPI: UInt64)
+    /// An IKE SA rekey did not happen (refused, TEMPORARY_FAILURE, no common proposal); the
+    /// current IKE SA stands. Try again later.
+    case ikeSARekeyFailed(IKEFailureCause)
+    /// An old (rekeyed) or redundant (rekey collision) IKE SA is gone; its SPIs are no longer accepted.
+    case retiredIKESADeleted(initiatorSPI: UInt64, responderSPI: UInt64)
 }
 
 public enum IKESAAction: Hashable, Sendable {
