@@ -213,7 +213,9 @@ udp_counters() { nsx "$1" awk '/^Udp:/ {n++; if (n==1) for(i=2;i<=NF;i++) h[i]=$
 if_drops() {
   local gw
   for gw in gw-a gw-b; do nsx "$gw" awk -v g="$gw" 'NR > 2 { sub(":", " "); print g ":" $1, $5, $13 }' /proc/net/dev; done
-  awk '{ s += strtonum("0x" $2) } END { print "kernel:backlog", s, 0 }' /proc/net/softnet_stat
+  local s=0 x
+  while read -r _ x _; do s=$((s + 16#$x)); done </proc/net/softnet_stat
+  echo "kernel:backlog $s 0"
 }
 # if_drops_diff BEFORE AFTER -> "gw-a:vpngw0 tx 123, …" (only non-zero) ; total on the last line
 if_drops_diff() {
