@@ -79,12 +79,27 @@ let package = Package(
         // Pure SSTP core ([MS-SSTP]): codec, HTTP hello, call state machines, crypto binding.
         .target(name: "SSTP", dependencies: ["PPP", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
 
+        // SSTP server/client I/O (issue 5): TLS via swift-nio-ssl, one SSTPServerCall per connection,
+        // a shared P2S TUN device; and the sstpc --nolaunchpppd stdio driver for `vpngw p2s connect`.
+        .target(name: "SSTPNIO", dependencies: [
+            "SSTP", "PPP", "CDataPlane",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "NIOTLS", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "X509", package: "swift-certificates"),
+            .product(name: "SwiftASN1", package: "swift-asn1"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ], swiftSettings: strict),
+
         // IKE SAs driven over the data plane's sockets; CHILD SAs installed into it.
         .target(name: "Tunnels", dependencies: ["IKE", "ESP", "DataPlane"], swiftSettings: strict),
 
         // Composition root: CLI + `serve`.
         .executableTarget(name: "vpngw", dependencies: [
             "GatewayModel", "GatewayStore", "GatewayControl", "GatewayAPI", "GatewayClient", "DataPlane", "ESP", "IKE", "Tunnels",
+            "SSTPNIO", "SSTP", "PPP", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),

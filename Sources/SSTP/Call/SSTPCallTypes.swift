@@ -13,6 +13,8 @@ public enum SSTPCloseReason: Error, Equatable, Sendable {
     case unexpectedMessage(SSTPMessageType)
     /// Data before the call was set up.
     case unexpectedData
+    /// Admission refused the call (session limit reached): CALL_CONNECT_NAK with STATUS_INFO sent.
+    case refused(String)
     /// CALL_CONNECT_REQUEST kept asking for something other than PPP.
     case unsupportedEncapsulation
     /// Client side: the server sent CALL_CONNECT_NAK.

@@ -18,9 +18,14 @@ public struct SSTPServerConfiguration: Sendable {
     public var maxConnectNaks: Int
     /// The Date header of the 200 answer (the core reads no clock); nil omits it.
     public var httpDate: String?
+    /// Admission control: when set, a valid CALL_CONNECT_REQUEST is answered with CALL_CONNECT_NAK
+    /// (STATUS_INFO, retry count exceeded) and the call closes with `.refused(reason)` — the clean
+    /// refusal for a full gateway (the SKU's session limit).
+    public var refusal: String?
 
     public init(certificateDER: [UInt8], hashProtocols: SSTPHashProtocols = [.sha1, .sha256], ppp: PPPServerConfiguration,
-                timers: SSTPTimers = SSTPTimers(), maxConnectNaks: Int = 3, httpDate: String? = nil) {
+                timers: SSTPTimers = SSTPTimers(), maxConnectNaks: Int = 3, httpDate: String? = nil, refusal: String? = nil) {
+        self.refusal = refusal
         self.certificateDER = certificateDER
         self.hashProtocols = hashProtocols
         self.ppp = ppp
@@ -216,6 +221,12 @@ public struct SSTPServerCall: Sendable {
                     actions.append(.send(SSTPControlMessage.withStatus(.callConnectNak, attribute: SSTPAttributeID.encapsulatedProtocolID.rawValue,
                                                                        status: .valueNotSupported, value: [0x00, 0x01])))
                 }
+                return
+            }
+            if let refusal = configuration.refusal {
+                actions.append(.send(SSTPControlMessage.withStatus(.callConnectNak, attribute: SSTPAttributeID.encapsulatedProtocolID.rawValue,
+                                                                   status: .retryCountExceeded, value: [0x00, 0x01])))
+                close(.refused(refusal), into: &actions)
                 return
             }
             // CALL_CONNECT_ACK with exactly one CRYPTO_BINDING_REQ (length 0x28): sstpc's parser breaks on more.
