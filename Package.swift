@@ -96,9 +96,15 @@ let package = Package(
         // IKE SAs driven over the data plane's sockets; CHILD SAs installed into it.
         .target(name: "Tunnels", dependencies: ["IKE", "ESP", "DataPlane"], swiftSettings: strict),
 
+        // Reconciler: desired state → gateway agents (processes running DataPlane + Tunnels).
+        .target(name: "GatewayRuntime", dependencies: [
+            "GatewayModel", "GatewayControl",
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: strict),
+
         // Composition root: CLI + `serve`.
         .executableTarget(name: "vpngw", dependencies: [
-            "GatewayModel", "GatewayStore", "GatewayControl", "GatewayAPI", "GatewayClient", "DataPlane", "ESP", "IKE", "Tunnels",
+            "GatewayModel", "GatewayStore", "GatewayControl", "GatewayAPI", "GatewayClient", "DataPlane", "ESP", "IKE", "Tunnels", "GatewayRuntime",
             "SSTPNIO", "SSTP", "PPP", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),

@@ -4,6 +4,7 @@ import GatewayAPI
 import GatewayClient
 import GatewayControl
 import GatewayModel
+import GatewayRuntime
 import GatewayStore
 import Hummingbird
 import Logging
@@ -40,6 +41,11 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
+    @Option(name: .customLong("data-plane"), help: "host: run tunnels for gateways whose public IP is on this host (one agent process per gateway); off: control plane only.")
+    var dataPlane: DataPlaneMode = .host
+
+    enum DataPlaneMode: String, ExpressibleByArgument, CaseIterable { case host, off }
+
     func validate() throws {
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together.") }
         for p in publicIPPool {
@@ -59,8 +65,13 @@ struct Serve: AsyncParsableCommand {
         let store = try SQLiteResourceStore(path: dir.appendingPathComponent("state.sqlite").path)
         let pools = publicIPPool.compactMap { try? IPPrefix(parsing: $0) }
         let admission = Admission(context: AdmissionContext(allocatePublicIP: AdmissionContext.poolAllocator(pools)))
-        let service = try ResourceService(store: store, admission: admission, logger: logger)
+        let reconciler: Reconciler? = dataPlane == .host
+            ? Reconciler(options: .init(directory: dir.appendingPathComponent("agents"), executable: Self.ownExecutable()), logger: logger)
+            : nil
+        let service = try ResourceService(store: store, admission: admission, provisioner: reconciler ?? ImmediateProvisioner(), logger: logger)
+        if let reconciler { await reconciler.attach { await service.snapshot } }
         await service.resumeInterruptedOperations()
+        defer { reconciler?.shutdown() }
         let tokens = try TokenStore(directory: dir)
         let (host, port) = try parseListen(listen)
 
@@ -89,6 +100,10 @@ struct Serve: AsyncParsableCommand {
             log.info("vpngw API listening on \(scheme)://\(hostForURL):\(bound) (subscription \(subscription), data in \(dir.path))")
         }
         try await app.runService()
+    }
+
+    static func ownExecutable() -> String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
     }
 
     private func loadOrCreateSubscription(_ dir: URL) throws -> String {

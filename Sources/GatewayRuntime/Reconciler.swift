@@ -1,0 +1,353 @@
+import Foundation
+import GatewayControl
+import GatewayModel
+import Logging
+import Synchronization
+
+/// Brings running state in line with desired state: one `vpngw gateway-agent` process per Vpn
+/// gateway whose public IP this host holds, configured with one tunnel per connection.
+/// A change to one connection rewrites its gateway's agent config; the agent applies the
+/// difference, so the other tunnels never notice.
+public final class Reconciler: Provisioner, @unchecked Sendable {
+    public struct Options: Sendable {
+        /// Where agent configs, status files and pidfiles live.
+        public var directory: URL
+        /// The vpngw executable that runs agents.
+        public var executable: String
+        public init(directory: URL, executable: String) { self.directory = directory; self.executable = executable }
+    }
+
+    private let options: Options
+    private let logger: Logger
+    private let state = Mutex(State())
+    private struct State {
+        var agents: [String: Agent] = [:]          // gateway id (lowercased) → agent
+        var statuses: [String: AgentStatus] = [:]  // gateway id → last status
+        var connectionTunnel: [ResourceKey: (gateway: String, tunnel: Int)] = [:]
+        var notRunning: [ResourceKey: String] = [:]  // connection → why it has no tunnel
+        var generations: [ResourceKey: Int] = [:]
+    }
+    private struct Agent { var pid: Int32; var configURL: URL; var statusURL: URL }
+    private var snapshot: (@Sendable () async -> World)?
+    private var refresher: Task<Void, Never>?
+
+    public init(options: Options, logger: Logger) {
+        self.options = options
+        self.logger = logger
+    }
+
+    /// Connects the reconciler to the desired state and starts its refresh loop. Agents left
+    /// behind by a previous run (e.g. after `kill -9`) are stopped first.
+    public func attach(_ snapshot: @escaping @Sendable () async -> World) async {
+        self.snapshot = snapshot
+        try? FileManager.default.createDirectory(at: options.directory, withIntermediateDirectories: true)
+        cleanUpStaleAgents()
+        await reconcileAll()
+        refresher = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                self?.readStatuses()
+            }
+        }
+    }
+
+    public func shutdown() {
+        refresher?.cancel()
+        let agents = state.withLock { s in defer { s.agents = [:] }; return s.agents }
+        for (_, a) in agents { stopProcess(a.pid) }
+    }
+
+    // MARK: Provisioner
+
+    public func provision(_ resource: AnyResource) async throws(ARMError) {
+        switch resource {
+        case .virtualNetworkGateway, .connection:
+            await reconcileAll()
+        case .virtualNetwork, .publicIPAddress, .localNetworkGateway, .expressRouteCircuit:
+            break
+        }
+    }
+
+    public func deprovision(_ resource: AnyResource) async throws(ARMError) {
+        await reconcileAll(excluding: ResourceID(parsing: resource.id)?.key)
+    }
+
+    public func reset(_ resource: AnyResource) async throws(ARMError) {
+        guard let key = ResourceID(parsing: resource.id)?.key else { return }
+        switch resource {
+        case .connection:
+            state.withLock { $0.generations[key, default: 0] += 1 }
+            await reconcileAll()
+        case .virtualNetworkGateway:
+            // Restart the gateway's agent: every tunnel renegotiates.
+            let gw = resource.id.lowercased()
+            let agent = state.withLock { s in defer { s.agents[gw] = nil }; return s.agents[gw] }
+            if let agent { stopProcess(agent.pid) }
+            await reconcileAll()
+        default:
+            break
+        }
+    }
+
+    public func observed(_ key: ResourceKey) -> ObservedConnection? {
+        state.withLock { s in
+            if let why = s.notRunning[key] { return ObservedConnection(status: .NotConnected, reason: why) }
+            guard let (gateway, tunnel) = s.connectionTunnel[key] else { return nil }
+            guard let status = s.statuses[gateway] else { return ObservedConnection(status: .Connecting, reason: "starting the gateway's data plane") }
+            if let error = status.error { return ObservedConnection(status: .NotConnected, reason: error) }
+            guard let t = status.tunnels[String(tunnel)] else { return ObservedConnection(status: .Connecting) }
+            let s: ConnectionStatus = switch t.state {
+            case "Connected": .Connected
+            case "NotConnected": .NotConnected
+            default: .Connecting
+            }
+            let established = t.establishedAt.map { ISO8601DateFormatter().string(from: $0) }
+            return ObservedConnection(status: s, reason: s == .Connected ? nil : t.reason,
+                                      ingressBytes: Int64(t.bytesIn), egressBytes: Int64(t.bytesOut),
+                                      tunnels: [TunnelConnectionHealth(tunnel: "\(status.pid)", connectionStatus: s,
+                                                                       ingressBytesTransferred: Int64(t.bytesIn), egressBytesTransferred: Int64(t.bytesOut),
+                                                                       lastConnectionEstablishedUtcTime: established)])
+        }
+    }
+
+    // MARK: Reconcile
+
+    /// Computes every gateway's agent config from the world and applies the differences.
+    public func reconcileAll(excluding: ResourceKey? = nil) async {
+        guard let snapshot else { return }
+        let world = await snapshot()
+        let localAddresses = Self.localIPv4Addresses()
+        var wanted: [String: AgentConfig] = [:]
+        var tunnelOf: [ResourceKey: (String, Int)] = [:]
+        var notRunning: [ResourceKey: String] = [:]
+        let generations = state.withLock { $0.generations }
+
+        for gw in world.gateways where gw.properties.gatewayType == .Vpn && gw.properties.provisioningState != .Deleting {
+            guard let gwKey = ResourceID(parsing: gw.id ?? "")?.key, gwKey != excluding else { continue }
+            let connections = world.connections(onGateway: gw.id ?? "").filter {
+                ResourceID(parsing: $0.id ?? "")?.key != excluding && $0.properties.provisioningState != .Deleting &&
+                ResourceID(parsing: $0.properties.virtualNetworkGateway1?.id ?? "")?.key == gwKey
+            }
+            guard let address = publicAddress(of: gw, world: world) else {
+                for c in connections { if let k = ResourceID(parsing: c.id ?? "")?.key { notRunning[k] = "gateway '\(gw.name ?? "")' has no public IP address" } }
+                continue
+            }
+            guard localAddresses.contains(address) else {
+                for c in connections {
+                    if let k = ResourceID(parsing: c.id ?? "")?.key {
+                        notRunning[k] = "gateway '\(gw.name ?? "")' public IP \(address) is not configured on this host; add it to an interface (host mode) or run the lab (vpngw lab)"
+                    }
+                }
+                continue
+            }
+            var tunnels: [AgentTunnel] = []
+            for c in connections {
+                guard let ckey = ResourceID(parsing: c.id ?? "")?.key else { continue }
+                switch tunnel(for: c, gateway: gw, localAddress: address, world: world, generation: generations[ckey] ?? 0) {
+                case .success(let t):
+                    tunnels.append(t)
+                    tunnelOf[ckey] = ((gw.id ?? "").lowercased(), t.id)
+                case .failure(let why):
+                    notRunning[ckey] = why.message
+                }
+            }
+            wanted[(gw.id ?? "").lowercased()] = AgentConfig(gateway: gw.id ?? "", localAddress: address,
+                                                             tunName: Self.tunName(for: gw.id ?? ""), tunnels: tunnels)
+        }
+        apply(wanted)
+        state.withLock { s in
+            s.connectionTunnel = tunnelOf.mapValues { (gateway: $0.0, tunnel: $0.1) }
+            s.notRunning = notRunning
+        }
+        readStatuses()
+    }
+
+    private struct Refusal: Error { var message: String }
+
+    private func tunnel(for c: Connection, gateway gw: VirtualNetworkGateway, localAddress: String, world: World, generation: Int) -> Result<AgentTunnel, Refusal> {
+        let p = c.properties
+        guard let psk = p.sharedKey else { return .failure(Refusal(message: "the connection has no shared key")) }
+        var peer: String
+        var prefixes: [String]
+        var mode: String
+        switch p.connectionType {
+        case .IPsec?:
+            guard let lng = world.localGateway(p.localNetworkGateway2?.id) else { return .failure(Refusal(message: "local network gateway not found")) }
+            guard let ip = lng.properties.gatewayIpAddress else {
+                return .failure(Refusal(message: "local network gateway '\(lng.name ?? "")' names an FQDN; vpngw resolves only gatewayIpAddress so far"))
+            }
+            peer = ip
+            prefixes = (lng.properties.localNetworkAddressSpace?.prefixes ?? []).filter { $0.family == .v4 }.map(\.description)
+            mode = switch p.connectionMode ?? .Default {
+            case .Default: "both"
+            case .InitiatorOnly: "initiate"
+            case .ResponderOnly: "respond"
+            }
+        case .Vnet2Vnet?:
+            guard let gw2 = world.gateway(p.virtualNetworkGateway2?.id), let remote = publicAddress(of: gw2, world: world) else {
+                return .failure(Refusal(message: "the remote gateway or its public IP is missing"))
+            }
+            let reverse = world.connections.first {
+                ResourceID(parsing: $0.properties.virtualNetworkGateway1?.id ?? "")?.key == ResourceID(parsing: gw2.id ?? "")?.key &&
+                ResourceID(parsing: $0.properties.virtualNetworkGateway2?.id ?? "")?.key == ResourceID(parsing: gw.id ?? "")?.key
+            }
+            guard let reverse, reverse.properties.sharedKey == psk else {
+                return .failure(Refusal(message: "waiting for the reverse connection from '\(gw2.name ?? "")' with the same shared key"))
+            }
+            peer = remote
+            prefixes = world.addressSpace(ofVNet: world.vnetID(ofGateway: gw2)).filter { $0.family == .v4 }.map(\.description)
+            // Both ends are ours: the lower address initiates, so one IKE SA results, not two.
+            mode = (IPAddress(localAddress) ?? IPAddress(v4: 0)) < (IPAddress(remote) ?? IPAddress(v4: 0)) ? "both" : "respond"
+        default:
+            return .failure(Refusal(message: "\(p.connectionType?.rawValue ?? "this") connections carry no IPsec tunnel"))
+        }
+        var ike: [String]?, esp: [String]?, rekey: Int?
+        if let policy = p.ipsecPolicies?.first {
+            (ike, esp) = Self.proposalNames(policy)
+            rekey = policy.saLifeTimeSeconds
+        }
+        let id = Self.tunnelID(for: c.id ?? "")
+        return .success(AgentTunnel(id: id, connection: c.id ?? "", peerAddress: peer, psk: psk, remotePrefixes: prefixes, mode: mode,
+                                    ikeProposals: ike, espProposals: esp, dpdTimeoutSeconds: p.dpdTimeoutSeconds ?? 45,
+                                    childRekeySeconds: rekey, generation: generation))
+    }
+
+    private func publicAddress(of gw: VirtualNetworkGateway, world: World) -> String? {
+        world.publicIP(gw.properties.ipConfigurations?.first?.properties.publicIPAddress?.id)?.properties.ipAddress
+    }
+
+    /// Azure's custom policy names → strongSwan-style proposal names.
+    static func proposalNames(_ p: IpsecPolicy) -> ([String], [String]) {
+        func enc(_ e: String) -> String {
+            switch e { case "AES128": "aes128"; case "AES256": "aes256"; case "GCMAES128": "aes128gcm16"; case "GCMAES256": "aes256gcm16"; default: e.lowercased() }
+        }
+        func integ(_ i: String) -> String { i.lowercased() }
+        func group(_ g: String) -> String? {
+            switch g {
+            case "DHGroup2", "PFS2": "modp1024"
+            case "DHGroup14", "DHGroup2048", "PFS2048", "PFS14": "modp2048"
+            case "ECP256": "ecp256"
+            case "ECP384": "ecp384"
+            default: nil
+            }
+        }
+        let ikeEnc = enc(p.ikeEncryption?.rawValue ?? "AES256"), ikeInt = integ(p.ikeIntegrity?.rawValue ?? "SHA256")
+        let dh = group(p.dhGroup?.rawValue ?? "DHGroup2") ?? "modp1024"
+        let ike = ikeEnc.contains("gcm") ? "\(ikeEnc)-prf\(ikeInt.hasPrefix("gcm") ? "sha256" : ikeInt)-\(dh)" : "\(ikeEnc)-\(ikeInt)-\(dh)"
+        let espEnc = enc(p.ipsecEncryption?.rawValue ?? "AES256")
+        var esp = espEnc.contains("gcm") ? espEnc : "\(espEnc)-\(integ(p.ipsecIntegrity?.rawValue ?? "SHA1"))"
+        if let pfs = p.pfsGroup.flatMap({ group($0.rawValue) }) { esp += "-\(pfs)" }
+        return ([ike], [esp])
+    }
+
+    static func tunnelID(for connectionID: String) -> Int {
+        var h: UInt32 = 2166136261
+        for b in connectionID.lowercased().utf8 { h = (h ^ UInt32(b)) &* 16777619 }
+        return Int(h & 0x7fff_ffff)
+    }
+
+    static func tunName(for gatewayID: String) -> String {
+        var h: UInt32 = 2166136261
+        for b in gatewayID.lowercased().utf8 { h = (h ^ UInt32(b)) &* 16777619 }
+        return "vgw" + String(h, radix: 16)
+    }
+
+    // MARK: Agents
+
+    private func fileStem(_ gateway: String) -> String { Self.tunName(for: gateway) }
+
+    private func apply(_ wanted: [String: AgentConfig]) {
+        let current = state.withLock { $0.agents }
+        for (gw, agent) in current where wanted[gw] == nil {
+            logger.info("stopping the agent of \(gw)")
+            stopProcess(agent.pid)
+            state.withLock { $0.agents[gw] = nil; $0.statuses[gw] = nil }
+            try? FileManager.default.removeItem(at: agent.configURL)
+            try? FileManager.default.removeItem(at: agent.statusURL)
+        }
+        for (gw, config) in wanted {
+            let stem = fileStem(gw)
+            let configURL = options.directory.appendingPathComponent("\(stem).json")
+            let statusURL = options.directory.appendingPathComponent("\(stem).status.json")
+            if AgentFiles.read(AgentConfig.self, from: configURL) != config {
+                do { try AgentFiles.write(config, to: configURL) } catch { logger.error("cannot write \(configURL.path): \(error)") }
+            }
+            if let agent = current[gw], kill(agent.pid, 0) == 0 { continue }
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: options.executable)
+            process.arguments = ["gateway-agent", "--config", configURL.path, "--status", statusURL.path]
+            let log = options.directory.appendingPathComponent("\(stem).log")
+            FileManager.default.createFile(atPath: log.path, contents: nil)
+            process.standardOutput = try? FileHandle(forWritingTo: log)
+            process.standardError = process.standardOutput
+            do {
+                try process.run()
+                let pid = process.processIdentifier
+                try? Data("\(pid)".utf8).write(to: options.directory.appendingPathComponent("\(stem).pid"))
+                state.withLock { $0.agents[gw] = Agent(pid: pid, configURL: configURL, statusURL: statusURL) }
+                logger.info("started the agent of \(config.gateway) on \(config.localAddress) (pid \(pid))")
+            } catch {
+                logger.error("cannot start the agent of \(gw): \(error)")
+            }
+        }
+    }
+
+    private func readStatuses() {
+        let agents = state.withLock { $0.agents }
+        var statuses: [String: AgentStatus] = [:]
+        for (gw, a) in agents {
+            if let s = AgentFiles.read(AgentStatus.self, from: a.statusURL) { statuses[gw] = s }
+        }
+        state.withLock { $0.statuses = statuses }
+    }
+
+    private func cleanUpStaleAgents() {
+        guard let files = try? FileManager.default.contentsOfDirectory(at: options.directory, includingPropertiesForKeys: nil) else { return }
+        for f in files where f.pathExtension == "pid" {
+            if let text = try? String(contentsOf: f, encoding: .utf8), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)),
+               Self.isAgent(pid) {
+                logger.info("stopping agent pid \(pid) left by a previous run")
+                stopProcess(pid)
+            }
+            try? FileManager.default.removeItem(at: f)
+        }
+    }
+
+    /// Only kill what is really one of our agents (the pid may have been reused).
+    private static func isAgent(_ pid: Int32) -> Bool {
+        guard let cmd = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8) else { return false }
+        return cmd.contains("gateway-agent")
+    }
+
+    private func stopProcess(_ pid: Int32) {
+        guard pid > 0, kill(pid, SIGTERM) == 0 else { return }
+        for _ in 0..<50 {
+            if kill(pid, 0) != 0 { return }
+            var status: Int32 = 0
+            if waitpid(pid, &status, WNOHANG) == pid { return }
+            usleep(50_000)
+        }
+        kill(pid, SIGKILL)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+    }
+
+    /// IPv4 addresses configured on this host's (namespace's) interfaces.
+    static func localIPv4Addresses() -> Set<String> {
+        var out: Set<String> = []
+        var ifap: UnsafeMutablePointer<ifaddrs>?
+        guard getifaddrs(&ifap) == 0, let first = ifap else { return out }
+        defer { freeifaddrs(ifap) }
+        var cursor: UnsafeMutablePointer<ifaddrs>? = first
+        while let ifa = cursor {
+            if let addr = ifa.pointee.ifa_addr, addr.pointee.sa_family == sa_family_t(AF_INET) {
+                addr.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { sin in
+                    let v = UInt32(bigEndian: sin.pointee.sin_addr.s_addr)
+                    out.insert("\(v >> 24).\(v >> 16 & 0xff).\(v >> 8 & 0xff).\(v & 0xff)")
+                }
+            }
+            cursor = ifa.pointee.ifa_next
+        }
+        return out
+    }
+}
