@@ -17,6 +17,8 @@ source "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || skip_all "needs root (network namespaces)"
 [ -c /dev/net/tun ] || skip_all "no /dev/net/tun"
 [ -x "$VPNGW" ] || skip_all "build vpngw first ($VPNGW)"
+# A private copy: the shared .build is relinked by other builds while we run ("Text file busy").
+cp "$VPNGW" "$WORK/vpngw" && VPNGW="$WORK/vpngw"
 if ! command -v sstpc >/dev/null; then
   apt-get install -y sstp-client >/dev/null 2>&1 || true
   command -v sstpc >/dev/null || skip_all "sstpc (apt: sstp-client) not installable"
