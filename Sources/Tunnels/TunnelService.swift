@@ -55,6 +55,8 @@ public struct TunnelStatus: Sendable, Equatable {
     public var ikeRekeys: Int = 0
     /// Events in order, newest last (bounded).
     public var log: [String] = []
+    /// Lines ever appended to `log` (a reader that printed n of them prints the last count − n).
+    public var logCount: Int = 0
 }
 
 /// Drives IKE SAs for a set of tunnels over the data plane's sockets and installs the CHILD SAs
@@ -462,6 +464,7 @@ public final class TunnelService: @unchecked Sendable {
     private func appendLog(_ t: inout Tunnel, _ line: String) {
         let stamp = ISO8601DateFormatter().string(from: Date())
         t.status.log.append("\(stamp) \(line)")
+        t.status.logCount += 1
         if t.status.log.count > 50 { t.status.log.removeFirst(t.status.log.count - 50) }
     }
     private func appendLog(_ id: Int, _ line: String) {

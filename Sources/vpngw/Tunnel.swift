@@ -141,8 +141,9 @@ final class TunnelStatusPrinter: @unchecked Sendable {
     func printChanges() {
         guard let status = service.status(1) else { return }
         printed.withLock {
-            for line in status.log.dropFirst(min(seen, status.log.count)) { emit(line) }
-            seen = status.log.count
+            // The log is bounded: print the lines added since last time, as many as are still kept.
+            for line in status.log.suffix(min(status.logCount - seen, status.log.count)) { emit(line) }
+            seen = status.logCount
         }
     }
 }
