@@ -1,82 +1,114 @@
 #!/usr/bin/env bash
-# The lab demo: installs what it needs, builds vpngw, starts the control plane in a temporary data
-# directory and builds the seed's topologies through the CLI — VNet-to-VNet, multi-site,
-# VNet peering with gateway transit, Vpn + ExpressRoute coexistence — showing the rules that
-# refuse what Azure refuses. `--keep` leaves the server running.
+# The lab demo: installs what it needs, builds vpngw, and brings up the seed's topologies on this
+# machine with real gateways and real encrypted traffic:
+#   VNet1 ⇄ VNet2 (VNet-to-VNet), two on-premises sites running strongSwan on VNet1's gateway
+#   (multi-site), a spoke peered with VNet1 that reaches the sites through VNet1's gateway
+#   (gateway transit); then pings across every path and prints a table.
+# Leaves the lab running (with a hint on how to explore and stop it); --once tears it down.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-keep=0; [ "${1:-}" = "--keep" ] && keep=1
-say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+once=0; [ "${1:-}" = "--once" ] && once=1
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+[ "$(id -u)" = 0 ] || { echo "The lab needs root (network namespaces, TUN devices): run it with sudo."; exit 1; }
 
-APT_PACKAGES=(libssl-dev libsqlite3-dev pkg-config curl)
+APT_PACKAGES=(libssl-dev libsqlite3-dev pkg-config curl iproute2 iputils-ping
+  strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
   say "Installing Debian packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-say "Building vpngw (swift build -c release; the first build takes several minutes)"
-swift build -c release --product vpngw 2>&1 | grep -E 'error|warning: unre|Compiling vpngw|Build' || true
-V=$(pwd)/.build/release/vpngw
+if [ -n "${VPNGW_BIN:-}" ]; then
+  V=$VPNGW_BIN
+else
+  say "Building vpngw (swift build -c release; the first build takes several minutes)"
+  swift build -c release --product vpngw 2>&1 | grep -E 'error|Compiling vpngw|Build' || true
+  V=$(pwd)/.build/release/vpngw
+fi
+[ -x "$V" ] || { echo "build failed"; exit 1; }
 
 DATA=$(mktemp -d /tmp/vpngw-demo-XXXXXX)
-say "Starting the control plane: vpngw serve --data-dir $DATA"
-"$V" serve --data-dir "$DATA" --listen 127.0.0.1:0 --log-level warning > "$DATA/serve.log" 2>&1 &
+t0=$(date +%s%N)
+say "Starting the control plane in lab mode: vpngw serve --data-plane lab --data-dir $DATA"
+"$V" serve --data-dir "$DATA" --listen 127.0.0.1:0 --data-plane lab --log-level warning > "$DATA/serve.log" 2>&1 &
 PID=$!
-cleanup() { if [ "$keep" -eq 0 ]; then kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; rm -rf "$DATA"; fi; }
-trap cleanup EXIT
+stop() { kill "$PID" 2>/dev/null; for _ in $(seq 1 50); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done; rm -rf "$DATA"; }
+trap '[ "$once" = 1 ] && stop' EXIT
 for _ in $(seq 1 100); do [ -s "$DATA/client.json" ] && break; sleep 0.1; done
 export VPNGW_DATA_DIR=$DATA
-t0=$(date +%s.%N)
-run() { echo "\$ vpngw $*"; "$V" "$@"; }
-refused() { echo "\$ vpngw $*   # expected to be refused"; if "$V" "$@" >/dev/null 2>"$DATA/err"; then echo "UNEXPECTEDLY ACCEPTED"; exit 1; else sed 's/^/  /' "$DATA/err"; fi; }
+q() { "$V" "$@" >/dev/null; }
+step() { printf '  %-62s' "$1"; shift; if "$@" >/dev/null 2>"$DATA/err"; then echo ok; else echo FAILED; sed 's/^/    /' "$DATA/err"; exit 1; fi; }
 
-say "Resource group and two virtual networks, each with a GatewaySubnet"
-run group create -n demo -o table
-run network vnet create -g demo -n vnet1 --address-prefixes 10.1.0.0/16 --subnet-name vms --subnet-prefixes 10.1.0.0/24 -o table >/dev/null
-run network vnet subnet create -g demo --vnet-name vnet1 -n GatewaySubnet --address-prefixes 10.1.255.0/27 -o table >/dev/null
-run network vnet create -g demo -n vnet2 --address-prefixes 10.2.0.0/16 --subnet-name vms --subnet-prefixes 10.2.0.0/24 -o table >/dev/null
-run network vnet subnet create -g demo --vnet-name vnet2 -n GatewaySubnet --address-prefixes 10.2.255.0/27 -o table >/dev/null
-run network vnet create -g demo -n spoke --address-prefixes 10.3.0.0/16 --subnet-name vms --subnet-prefixes 10.3.0.0/24 -o table >/dev/null
-
-say "Route-based VPN gateways (provisioned in seconds)"
+say "Resources (the way az network creates them)"
+step "resource group demo" "$V" group create -n demo
 for n in 1 2; do
-  run network public-ip create -g demo -n gw$n-ip -o table >/dev/null
-  run network vnet-gateway create -g demo -n gw$n --vnet vnet$n --public-ip-address gw$n-ip --gateway-type Vpn --vpn-type RouteBased --sku VpnGw1 -o table >/dev/null
+  step "VNet vnet$n 10.$n.0.0/16 with subnet vms and a GatewaySubnet" "$V" network vnet create -g demo -n vnet$n --address-prefixes 10.$n.0.0/16 --subnet-name vms --subnet-prefixes 10.$n.0.0/24
+  q network vnet subnet create -g demo --vnet-name vnet$n -n GatewaySubnet --address-prefixes 10.$n.255.0/27
+  step "public IP gw$n-ip" "$V" network public-ip create -g demo -n gw$n-ip
+  step "route-based VPN gateway gw$n (VpnGw1)" "$V" network vnet-gateway create -g demo -n gw$n --vnet vnet$n --public-ip-address gw$n-ip --sku VpnGw1
 done
-run network vnet-gateway list -g demo -o table
+step "VNet spoke 10.3.0.0/16" "$V" network vnet create -g demo -n spoke --address-prefixes 10.3.0.0/16 --subnet-name vms --subnet-prefixes 10.3.0.0/24
+for s in 1 2; do
+  step "on-premises site$s 192.168.$s.0/24 at 198.51.100.20$s (strongSwan)" "$V" network local-gateway create -g demo -n site$s --gateway-ip-address 198.51.100.20$s --local-address-prefixes 192.168.$s.0/24 --tags vpngw-lab=site
+done
+step "peering vnet1 → spoke (allow gateway transit)" "$V" network vnet peering create -g demo --vnet-name vnet1 -n to-spoke --remote-vnet spoke --allow-gateway-transit
+step "peering spoke → vnet1 (use remote gateways)" "$V" network vnet peering create -g demo --vnet-name spoke -n to-hub --remote-vnet vnet1 --use-remote-gateways --allow-forwarded-traffic
+for s in 1 2; do
+  step "connection gw1-site$s (IPsec, multi-site)" "$V" network vpn-connection create -g demo -n gw1-site$s --vnet-gateway1 gw1 --local-gateway2 site$s --shared-key "Demo-Site$s-Key"
+done
+step "connection gw1-gw2 (Vnet2Vnet)" "$V" network vpn-connection create -g demo -n gw1-gw2 --vnet-gateway1 gw1 --vnet-gateway2 gw2 --shared-key Demo-V2V-Key
+step "connection gw2-gw1 (Vnet2Vnet, the other side)" "$V" network vpn-connection create -g demo -n gw2-gw1 --vnet-gateway1 gw2 --vnet-gateway2 gw1 --shared-key Demo-V2V-Key
 
-say "The seed's central rule: one gateway per type per virtual network"
-run network public-ip create -g demo -n extra-ip -o table >/dev/null
-refused network vnet-gateway create -g demo -n gw1b --vnet vnet1 --public-ip-address extra-ip --gateway-type Vpn --sku VpnGw1
-run network public-ip create -g demo -n er-ip -o table >/dev/null
-run network vnet-gateway create -g demo -n er1 --vnet vnet1 --public-ip-address er-ip --gateway-type ExpressRoute --sku ErGw1AZ -o table
+say "Waiting for the tunnels"
+conns="gw1-site1 gw1-site2 gw1-gw2 gw2-gw1"
+for _ in $(seq 1 120); do
+  line=""; up=0
+  for c in $conns; do
+    st=$("$V" network vpn-connection show -g demo -n $c 2>/dev/null | python3 -c 'import json,sys;print(json.load(sys.stdin)["properties"].get("connectionStatus","?"))' 2>/dev/null || echo "?")
+    line="$line $c:$st"; [ "$st" = Connected ] && up=$((up+1))
+  done
+  printf '\r  %-100s' "$line"
+  [ "$up" = 4 ] && break
+  sleep 0.5
+done
+echo
 
-say "Multi-site: two on-premises sites on gw1"
-run network local-gateway create -g demo -n site1 --gateway-ip-address 203.0.113.11 --local-address-prefixes 192.168.1.0/24 -o table >/dev/null
-run network local-gateway create -g demo -n site2 --gateway-ip-address 203.0.113.12 --local-address-prefixes 192.168.2.0/24 -o table >/dev/null
-run network vpn-connection create -g demo -n gw1-site1 --vnet-gateway1 gw1 --local-gateway2 site1 --shared-key 'Site1-Key' -o table >/dev/null
-run network vpn-connection create -g demo -n gw1-site2 --vnet-gateway1 gw1 --local-gateway2 site2 --shared-key 'Site2-Key' -o table >/dev/null
-run network local-gateway create -g demo -n overlap --gateway-ip-address 203.0.113.13 --local-address-prefixes 10.1.5.0/24 -o table >/dev/null
-refused network vpn-connection create -g demo -n gw1-overlap --vnet-gateway1 gw1 --local-gateway2 overlap --shared-key 'x'
+say "Traffic across every path (ping from a VM in one network to a VM in another)"
+ping_path() { # label tunnel args...
+  local label="$1" tunnel="$2"; shift 2
+  local out rtt
+  out=$("$V" lab exec -g demo "$@" 2>&1 | tail -1) || true
+  sleep 1.1  # status reaches the API once a second
+  rtt=$(echo "$out" | awk -F'/' '/rtt|round-trip/ {print $5}')
+  local algs bytes
+  read -r algs bytes < <("$V" network vpn-connection show -g demo -n "$tunnel" | python3 -c '
+import json,sys
+p=json.load(sys.stdin)["properties"]
+a=(p.get("negotiatedAlgorithms") or "-").replace("ENCR_","").replace("PRF_HMAC_","").replace(" ","")
+print(a, "%d/%d" % (p.get("egressBytesTransferred") or 0, p.get("ingressBytesTransferred") or 0))')
+  printf '%-34s %-10s %-64s %-9s %s\n' "$label" "$tunnel" "$algs" "${rtt:-FAIL}" "$bytes"
+}
+printf '%-34s %-10s %-64s %-9s %s\n' "path" "tunnel" "algorithms (IKE; ESP)" "RTT ms" "bytes out/in"
+ping_path "vnet1/vms → site1 192.168.1.4" gw1-site1 --vnet vnet1 --subnet vms -- ping -c 3 -i 0.2 -W 2 192.168.1.4
+ping_path "vnet1/vms → site2 192.168.2.4" gw1-site2 --vnet vnet1 --subnet vms -- ping -c 3 -i 0.2 -W 2 192.168.2.4
+ping_path "site2 LAN → vnet1/vms 10.1.0.4" gw1-site2 --site site2 -- ping -c 3 -i 0.2 -W 2 10.1.0.4
+ping_path "vnet1/vms → vnet2/vms 10.2.0.4" gw1-gw2 --vnet vnet1 --subnet vms -- ping -c 3 -i 0.2 -W 2 10.2.0.4
+ping_path "spoke/vms → site1 (gateway transit)" gw1-site1 --vnet spoke --subnet vms -- ping -c 3 -i 0.2 -W 2 192.168.1.4
 
-say "VNet-to-VNet: one connection on each side, same shared key"
-run network vpn-connection create -g demo -n gw1-gw2 --vnet-gateway1 gw1 --vnet-gateway2 gw2 --shared-key 'V2V-Key' -o table
-echo "(until the reverse connection exists, the status says why:)"
-run network vpn-connection show -g demo -n gw1-gw2 -o table
-run network vpn-connection create -g demo -n gw2-gw1 --vnet-gateway1 gw2 --vnet-gateway2 gw1 --shared-key 'V2V-Key' -o table >/dev/null
-run network vpn-connection list -g demo -o table
-
-say "Peering with gateway transit: spoke reaches the sites through vnet1's gateway"
-run network vnet peering create -g demo --vnet-name vnet1 -n to-spoke --remote-vnet spoke --allow-gateway-transit -o table >/dev/null
-run network vnet peering create -g demo --vnet-name spoke -n to-hub --remote-vnet vnet1 --use-remote-gateways --allow-forwarded-traffic -o table
-refused network vnet delete -g demo -n vnet1
-
-t1=$(date +%s.%N)
-say "Built the seed topologies in $(printf '%.1f' "$(echo "$t1 - $t0" | bc 2>/dev/null || python3 -c "print($t1-$t0)")") s"
-echo "Encrypted tunnels for these connections arrive with the site-to-site data plane (issues 3 and 4)."
-if [ "$keep" -eq 1 ]; then
-  echo "The server keeps running (PID $PID). Explore with: VPNGW_DATA_DIR=$DATA $V network vpn-connection list -g demo -o table"
-  echo "Stop it with: kill $PID"
+t1=$(date +%s%N)
+say "Done in $(( (t1 - t0) / 1000000000 )) s (after the build)"
+if [ "$once" = 1 ]; then
+  echo "Tearing the lab down (--once)."
+else
+  trap - EXIT
+  cat <<EOF
+The lab keeps running (vpngw serve, PID $PID; data in $DATA). Explore it:
+  export VPNGW_DATA_DIR=$DATA
+  $V network vpn-connection list -g demo -o table
+  $V lab exec -g demo --vnet vnet2 --subnet vms -- ping -c 3 10.1.0.4
+  $V lab namespaces
+Stop it (removes every namespace and process of the lab):  kill $PID
+EOF
 fi

@@ -8,8 +8,10 @@ public struct AgentConfig: Codable, Sendable, Equatable {
     public var localAddress: String
     public var tunName: String
     public var tunnels: [AgentTunnel]
-    public init(gateway: String, localAddress: String, tunName: String, tunnels: [AgentTunnel]) {
-        self.gateway = gateway; self.localAddress = localAddress; self.tunName = tunName; self.tunnels = tunnels
+    /// Lab mode: the network namespace the agent runs in.
+    public var namespace: String?
+    public init(gateway: String, localAddress: String, tunName: String, tunnels: [AgentTunnel], namespace: String? = nil) {
+        self.gateway = gateway; self.localAddress = localAddress; self.tunName = tunName; self.tunnels = tunnels; self.namespace = namespace
     }
 }
 

@@ -14,7 +14,11 @@ public final class Reconciler: Provisioner, @unchecked Sendable {
         public var directory: URL
         /// The vpngw executable that runs agents.
         public var executable: String
-        public init(directory: URL, executable: String) { self.directory = directory; self.executable = executable }
+        /// Lab mode: the namespaces that stand in for the network; nil in host mode.
+        public var lab: LabNetwork?
+        public init(directory: URL, executable: String, lab: LabNetwork? = nil) {
+            self.directory = directory; self.executable = executable; self.lab = lab
+        }
     }
 
     private let options: Options
@@ -42,11 +46,16 @@ public final class Reconciler: Provisioner, @unchecked Sendable {
         self.snapshot = snapshot
         try? FileManager.default.createDirectory(at: options.directory, withIntermediateDirectories: true)
         cleanUpStaleAgents()
+        options.lab?.teardown()
         await reconcileAll()
+        // Self-healing: re-reconcile every few seconds (a crashed agent restarts, a VNet change
+        // reaches the lab), and read statuses every second.
         refresher = Task { [weak self] in
+            var tick = 0
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(1))
-                self?.readStatuses()
+                tick += 1
+                if tick % 3 == 0 { await self?.reconcileAll() } else { self?.readStatuses() }
             }
         }
     }
@@ -55,6 +64,7 @@ public final class Reconciler: Provisioner, @unchecked Sendable {
         refresher?.cancel()
         let agents = state.withLock { s in defer { s.agents = [:] }; return s.agents }
         for (_, a) in agents { stopProcess(a.pid) }
+        options.lab?.teardown()
     }
 
     // MARK: Provisioner
@@ -106,7 +116,8 @@ public final class Reconciler: Provisioner, @unchecked Sendable {
                                       ingressBytes: Int64(t.bytesIn), egressBytes: Int64(t.bytesOut),
                                       tunnels: [TunnelConnectionHealth(tunnel: "\(status.pid)", connectionStatus: s,
                                                                        ingressBytesTransferred: Int64(t.bytesIn), egressBytesTransferred: Int64(t.bytesOut),
-                                                                       lastConnectionEstablishedUtcTime: established)])
+                                                                       lastConnectionEstablishedUtcTime: established)],
+                                      algorithms: t.ikeSuite.map { "IKE \($0); ESP \(t.childSuite ?? "?")" })
         }
     }
 
@@ -117,6 +128,7 @@ public final class Reconciler: Provisioner, @unchecked Sendable {
         guard let snapshot else { return }
         let world = await snapshot()
         let localAddresses = Self.localIPv4Addresses()
+        let labNamespaces = options.lab?.sync(world) ?? [:]
         var wanted: [String: AgentConfig] = [:]
         var tunnelOf: [ResourceKey: (String, Int)] = [:]
         var notRunning: [ResourceKey: String] = [:]
@@ -132,7 +144,8 @@ public final class Reconciler: Provisioner, @unchecked Sendable {
                 for c in connections { if let k = ResourceID(parsing: c.id ?? "")?.key { notRunning[k] = "gateway '\(gw.name ?? "")' has no public IP address" } }
                 continue
             }
-            guard localAddresses.contains(address) else {
+            let namespace = labNamespaces[(gw.id ?? "").lowercased()]
+            guard namespace != nil || localAddresses.contains(address) else {
                 for c in connections {
                     if let k = ResourceID(parsing: c.id ?? "")?.key {
                         notRunning[k] = "gateway '\(gw.name ?? "")' public IP \(address) is not configured on this host; add it to an interface (host mode) or run the lab (vpngw lab)"
@@ -152,7 +165,7 @@ public final class Reconciler: Provisioner, @unchecked Sendable {
                 }
             }
             wanted[(gw.id ?? "").lowercased()] = AgentConfig(gateway: gw.id ?? "", localAddress: address,
-                                                             tunName: Self.tunName(for: gw.id ?? ""), tunnels: tunnels)
+                                                             tunName: Self.tunName(for: gw.id ?? ""), tunnels: tunnels, namespace: namespace)
         }
         apply(wanted)
         state.withLock { s in
@@ -274,8 +287,13 @@ public final class Reconciler: Provisioner, @unchecked Sendable {
             }
             if let agent = current[gw], kill(agent.pid, 0) == 0 { continue }
             let process = Process()
-            process.executableURL = URL(fileURLWithPath: options.executable)
-            process.arguments = ["gateway-agent", "--config", configURL.path, "--status", statusURL.path]
+            if let ns = config.namespace {
+                process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+                process.arguments = ["netns", "exec", ns, options.executable, "gateway-agent", "--config", configURL.path, "--status", statusURL.path]
+            } else {
+                process.executableURL = URL(fileURLWithPath: options.executable)
+                process.arguments = ["gateway-agent", "--config", configURL.path, "--status", statusURL.path]
+            }
             let log = options.directory.appendingPathComponent("\(stem).log")
             FileManager.default.createFile(atPath: log.path, contents: nil)
             process.standardOutput = try? FileHandle(forWritingTo: log)

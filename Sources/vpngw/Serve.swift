@@ -41,10 +41,10 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
-    @Option(name: .customLong("data-plane"), help: "host: run tunnels for gateways whose public IP is on this host (one agent process per gateway); off: control plane only.")
+    @Option(name: .customLong("data-plane"), help: "host: run tunnels for gateways whose public IP is on this host (one agent process per gateway); lab: build the whole network in namespaces on this machine (VNets, VMs, gateways, strongSwan sites for local gateways tagged vpngw-lab=site); off: control plane only.")
     var dataPlane: DataPlaneMode = .host
 
-    enum DataPlaneMode: String, ExpressibleByArgument, CaseIterable { case host, off }
+    enum DataPlaneMode: String, ExpressibleByArgument, CaseIterable { case host, lab, off }
 
     func validate() throws {
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together.") }
@@ -65,9 +65,9 @@ struct Serve: AsyncParsableCommand {
         let store = try SQLiteResourceStore(path: dir.appendingPathComponent("state.sqlite").path)
         let pools = publicIPPool.compactMap { try? IPPrefix(parsing: $0) }
         let admission = Admission(context: AdmissionContext(allocatePublicIP: AdmissionContext.poolAllocator(pools)))
-        let reconciler: Reconciler? = dataPlane == .host
-            ? Reconciler(options: .init(directory: dir.appendingPathComponent("agents"), executable: Self.ownExecutable()), logger: logger)
-            : nil
+        let lab = dataPlane == .lab ? LabNetwork(prefix: "vl" + String(subscription.prefix(4)), directory: dir.appendingPathComponent("lab"), logger: logger) : nil
+        let reconciler: Reconciler? = dataPlane == .off ? nil
+            : Reconciler(options: .init(directory: dir.appendingPathComponent("agents"), executable: Self.ownExecutable(), lab: lab), logger: logger)
         let service = try ResourceService(store: store, admission: admission, provisioner: reconciler ?? ImmediateProvisioner(), logger: logger)
         if let reconciler { await reconciler.attach { await service.snapshot } }
         await service.resumeInterruptedOperations()

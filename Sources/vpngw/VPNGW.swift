@@ -19,6 +19,6 @@ struct VPNGW: AsyncParsableCommand {
         The CLI finds the API through client.json in the data directory (`--data-dir`, $VPNGW_DATA_DIR),
         or through $VPNGW_ENDPOINT and $VPNGW_TOKEN.
         """,
-        subcommands: [Serve.self, Group.self, Network.self, Token.self, TunnelCommand.self, GatewayAgentCommand.self, Bench.self, P2SCommand.self]
+        subcommands: [Serve.self, Group.self, Network.self, Token.self, TunnelCommand.self, LabCommand.self, GatewayAgentCommand.self, Bench.self, P2SCommand.self]
     )
 }

@@ -270,6 +270,8 @@ public struct ConnectionProperties: ResourceProperties {
     public var connectionStatus: ConnectionStatus?
     /// vpngw extension: why the connection is not connected, in plain words.
     public var connectionStatusReason: String?
+    /// vpngw extension: the IKE and ESP algorithms negotiated for the running tunnel.
+    public var negotiatedAlgorithms: String?
     public var ingressBytesTransferred: Int64?
     public var egressBytesTransferred: Int64?
     public var tunnelConnectionStatus: [TunnelConnectionHealth]?

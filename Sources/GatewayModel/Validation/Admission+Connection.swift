@@ -208,7 +208,7 @@ extension Admission {
         }
 
         // Observed state starts unknown; the reconciler fills it in.
-        p.connectionStatus = nil; p.connectionStatusReason = nil
+        p.connectionStatus = nil; p.connectionStatusReason = nil; p.negotiatedAlgorithms = nil
         p.ingressBytesTransferred = nil; p.egressBytesTransferred = nil; p.tunnelConnectionStatus = nil
         p.provisioningState = .Succeeded
         p.resourceGuid = old?.properties.resourceGuid ?? context.newGUID()

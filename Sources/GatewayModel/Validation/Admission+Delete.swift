@@ -122,6 +122,7 @@ public struct ResourceView: Sendable {
                 c.properties.ingressBytesTransferred = o.ingressBytes
                 c.properties.egressBytesTransferred = o.egressBytes
                 c.properties.tunnelConnectionStatus = o.tunnels.isEmpty ? nil : o.tunnels
+                c.properties.negotiatedAlgorithms = o.algorithms
             } else {
                 c.properties.ingressBytesTransferred = 0
                 c.properties.egressBytesTransferred = 0
@@ -144,7 +145,9 @@ public struct ObservedConnection: Sendable, Equatable {
     public var ingressBytes: Int64
     public var egressBytes: Int64
     public var tunnels: [TunnelConnectionHealth]
-    public init(status: ConnectionStatus, reason: String? = nil, ingressBytes: Int64 = 0, egressBytes: Int64 = 0, tunnels: [TunnelConnectionHealth] = []) {
+    public var algorithms: String?
+    public init(status: ConnectionStatus, reason: String? = nil, ingressBytes: Int64 = 0, egressBytes: Int64 = 0, tunnels: [TunnelConnectionHealth] = [], algorithms: String? = nil) {
         self.status = status; self.reason = reason; self.ingressBytes = ingressBytes; self.egressBytes = egressBytes; self.tunnels = tunnels
+        self.algorithms = algorithms
     }
 }
