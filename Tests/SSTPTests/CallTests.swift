@@ -185,6 +185,21 @@ struct Call {
         #expect(server.handleTimer(now: .zero + .seconds(60)) == [.close(.negotiationTimeout)])
     }
 
+    @Test func admissionRefusalIsNakWithStatusThenClose() throws {
+        // The gateway is full: a valid CALL_CONNECT_REQUEST gets CALL_CONNECT_NAK (with STATUS_INFO,
+        // which sstpc needs) and the call ends with the reason; no PPP is started.
+        var configuration = serverConfiguration()
+        configuration.refusal = "session limit 128 reached"
+        var call = Call(server: configuration, client: clientConfiguration())
+        call.run()
+        #expect(call.serverClose == .refused("session limit 128 reached"))
+        #expect(call.clientClose == .connectRefused(status: SSTPStatus.retryCountExceeded.rawValue))
+        let sends = call.serverLog.compactMap { if case .send(let b) = $0 { b } else { nil } }
+        #expect(sends.count == 2)  // the HTTP answer, then the NAK
+        guard case .control(let nak) = try SSTPPacket.parse(sends[1]) else { Issue.record("not a control packet"); return }
+        #expect(nak.type == .callConnectNak && nak.status == SSTPStatus.retryCountExceeded.rawValue)
+    }
+
     @Test func wrongEncapsulationIsNakdThenAborted() {
         var server = SSTPServerCall(configuration: serverConfiguration(), random: FixedRandom(seed: 1))
         _ = server.start(now: .zero)
