@@ -258,12 +258,31 @@ def procs(nsnames):
             except Exception: continue
             out[pid] = (ns, pcomm, tasks)
     return out
+def others(ours):
+    # user-space processes outside our namespaces (kernel threads excluded): load from other sessions
+    out = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or pid in ours: continue
+        try:
+            s = open(f"/proc/{pid}/stat").read()
+            comm = s[s.index("(")+1:s.rindex(")")]
+            f = s[s.rindex(")")+2:].split()
+            if int(f[6]) & 0x00200000: continue
+            out[pid] = (comm, int(f[11]) + int(f[12]))
+        except Exception: pass
+    return out
 def stat():
     f = [int(x) for x in open("/proc/stat").readline().split()[1:]]
     return f
 mode, path = sys.argv[1], sys.argv[2]
 if mode == "snap":
-    json.dump({"t": time.time(), "procs": procs(sys.argv[3:]), "stat": stat()}, open(path, "w"))
+    p = procs(sys.argv[3:])
+    json.dump({"t": time.time(), "procs": p, "others": others(set(p)), "stat": stat()}, open(path, "w"))
+elif mode == "others":
+    a = json.load(open(path)); b = json.load(open(sys.argv[3]))
+    hz = os.sysconf("SC_CLK_TCK"); dt = b["t"] - a["t"]
+    oa, ob = a["others"], b["others"]
+    print("%.0f" % sum(100.0 * (v[1] - oa[k][1]) / hz / dt for k, v in ob.items() if k in oa))
 else:
     a = json.load(open(path)); b = json.load(open(sys.argv[3])); prefix = sys.argv[4]
     hz = os.sysconf("SC_CLK_TCK"); dt = b["t"] - a["t"]
@@ -289,9 +308,16 @@ else:
     for pct, comm, ns, thr in rows:
         if pct < 0.5: continue
         print("%-14s %-6s %5.0f %%%s" % (comm, ns, pct, ("   threads: " + thr) if thr else ""))
+    oa, ob = a.get("others", {}), b.get("others", {})
+    fo = sorted(((100.0 * (v[1] - oa[k][1]) / hz / dt, v[0]) for k, v in ob.items() if k in oa), reverse=True)
+    ftot = sum(x for x, _ in fo)
+    if ftot >= 5:
+        print("WARNING: processes outside this benchmark used %.0f %% of a CPU meanwhile (%s): this figure is disturbed"
+              % (ftot, ", ".join("%s %.0f%%" % (n, x) for x, n in fo[:3] if x >= 1)))
 '
 cpu_snap() { python3 -c "$CPU_PY" snap "$1" $(for n in $NS_NAMES; do ns "$n"; done); }
 cpu_diff() { python3 -c "$CPU_PY" diff "$1" "$2" "$P"; }
+cpu_others() { python3 -c "$CPU_PY" others "$1" "$2"; }
 
 # iperf_one LABEL RUN -> echoes "Mbit/s retransmits" (NA on failure); samples CPU on run 1
 iperf_one() {
@@ -327,17 +353,21 @@ measure() {
   rtt="$(ping_rtt "$label")"
   if [ "$(echo "$rtt" | cut -d' ' -f1)" = NA ]; then
     log "$label: no ping reply through the tunnel"
-    printf '%s\t%s\tFAIL\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\t%s\n' "$impl" "$suite" "$busy" >>"$OUT/results.tsv"
+    printf '%s\t%s\tFAIL\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\t%s\tNA\n' "$impl" "$suite" "$busy" >>"$OUT/results.tsv"
     return 1
   fi
-  u0b="$(udp_counters gw-b)"; if_drops >"$OUT/$label.ifdrops0"
+  u0b="$(udp_counters gw-b)"; if_drops >"$OUT/$label.ifdrops0"; cpu_snap "$OUT/$label.all0.json"
   for i in $(seq 1 "$RUNS"); do
     r="$(iperf_one "$label" "$i")"; mb="${r% *}"; rt="${r#* }"
     log "  $label run $i: $mb Mbit/s, $rt retransmits"
     [ "$mb" != NA ] && vals="$vals $mb"
     retr="$retr $rt"
   done
-  u1b="$(udp_counters gw-b)"; if_drops >"$OUT/$label.ifdrops1"
+  u1b="$(udp_counters gw-b)"; if_drops >"$OUT/$label.ifdrops1"; cpu_snap "$OUT/$label.all1.json"
+  local foreign; foreign="$(cpu_others "$OUT/$label.all0.json" "$OUT/$label.all1.json" 2>/dev/null || echo NA)"
+  if [ "$foreign" != NA ] && [ "$foreign" -ge 5 ]; then
+    echo "  WARNING: processes outside this benchmark used ${foreign}% of a CPU on average during these runs: figures disturbed"
+  fi
   local ifd; ifd="$(if_drops_diff "$OUT/$label.ifdrops0" "$OUT/$label.ifdrops1")"
   echo "  interface/backlog drops during the runs: $(echo "$ifd" | head -1)"
   if [ "$PERF" = 1 ] && [[ "$impl" == vpngw* ]]; then
@@ -350,9 +380,9 @@ measure() {
     cpu_diff "$OUT/$label.cpu0.json" "$OUT/$label.cpu1.json" >"$OUT/$label.cpu.txt" 2>&1
   fi
   # results.tsv: impl suite status median min max retr(median) rtt_avg rtt_min rtt_max udp_rx_b udp_drop_b busy_before
-  python3 - "$impl" "$suite" "$vals" "$retr" "$rtt" "$u0b" "$u1b" "$busy" "$(echo "$ifd" | tail -1)" >>"$OUT/results.tsv" <<'PY'
+  python3 - "$impl" "$suite" "$vals" "$retr" "$rtt" "$u0b" "$u1b" "$busy" "$(echo "$ifd" | tail -1)" "$foreign" >>"$OUT/results.tsv" <<'PY'
 import sys, statistics
-impl, suite, vals, retr, rtt, u0, u1, busy, ifd = sys.argv[1:]
+impl, suite, vals, retr, rtt, u0, u1, busy, ifd, foreign = sys.argv[1:]
 v = [float(x) for x in vals.split()]
 r = [int(x) for x in retr.split() if x.isdigit()]
 a = rtt.split()
@@ -360,9 +390,9 @@ u0 = [int(x) for x in u0.split()]; u1 = [int(x) for x in u1.split()]
 rx, drop = (u1[0] - u0[0], u1[1] - u0[1]) if len(u0) == 2 and len(u1) == 2 else ("NA", "NA")
 if v:
     print("\t".join(map(str, [impl, suite, "ok", "%.1f" % statistics.median(v), "%.1f" % min(v), "%.1f" % max(v),
-        int(statistics.median(r)) if r else "NA", a[0], a[1], a[2], rx, drop, ifd, busy])))
+        int(statistics.median(r)) if r else "NA", a[0], a[1], a[2], rx, drop, ifd, busy, foreign])))
 else:
-    print("\t".join(map(str, [impl, suite, "FAIL", "NA", "NA", "NA", "NA", a[0], a[1], a[2], rx, drop, ifd, busy])))
+    print("\t".join(map(str, [impl, suite, "FAIL", "NA", "NA", "NA", "NA", a[0], a[1], a[2], rx, drop, ifd, busy, foreign])))
 PY
   if [ -s "$OUT/$label.cpu.txt" ]; then
     echo "  CPU split, $label (run 1, middle of the run):"
@@ -643,7 +673,7 @@ echo "vpngw tunnel benchmark — $(date -u +%FT%TZ), $(uname -r), $(nproc) CPUs,
 [ -n "${VPNGW_BIN:-}" ] && echo "vpngw binary: $VPNGW_BIN ($(stat -c '%y' "$VPNGW_BIN" | cut -d. -f1))"
 v="$(dpkg-query -W -f='${Version}' wireguard-go 2>/dev/null)"
 [[ " $IMPLS " == *" wireguard "* ]] && [ "${v%%-*}" != 0.0.20220316 ] && echo "NOTE: wireguard-go $v is not the anchors' 0.0.20220316"
-printf 'impl\tsuite\tstatus\tmbps_median\tmbps_min\tmbps_max\tretransmits_median\trtt_avg_ms\trtt_min_ms\trtt_max_ms\tgwb_udp_rx\tgwb_udp_rcvbuf_drops\tgw_if_backlog_drops\tcpu_busy_before_pct\n' >"$OUT/results.tsv"
+printf 'impl\tsuite\tstatus\tmbps_median\tmbps_min\tmbps_max\tretransmits_median\trtt_avg_ms\trtt_min_ms\trtt_max_ms\tgwb_udp_rx\tgwb_udp_rcvbuf_drops\tgw_if_backlog_drops\tcpu_busy_before_pct\tforeign_cpu_pct\n' >"$OUT/results.tsv"
 
 run_scenario() {
   local impl="$1" suite="$2" label="$1-$2"
@@ -653,7 +683,7 @@ run_scenario() {
   if [ "$impl" = baseline ]; then topo4 yes; else topo4 no; fi
   if "impl_${impl}_up" "$suite" && measure "$impl" "$suite"; then :; else
     grep -q "^$impl	$suite	" "$OUT/results.tsv" ||
-      printf '%s\t%s\tFAIL\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\n' "$impl" "$suite" >>"$OUT/results.tsv"
+      printf '%s\t%s\tFAIL\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\n' "$impl" "$suite" >>"$OUT/results.tsv"
     echo "  $label FAILED"
   fi
   declare -F "impl_${impl}_down" >/dev/null && "impl_${impl}_down"
@@ -682,6 +712,7 @@ def get(impl, suite=None):
         if r["impl"] == impl and (suite is None or r["suite"] == suite) and r["status"] == "ok": return r
     return None
 base = get("baseline")
+disturbed = []
 base_rtt = f(base["rtt_avg_ms"]) if base else None
 print("== Throughput and RTT (%s x %s s iperf3 TCP lan-a → lan-b, median (min–max); %s pings after warm-up) ==" % (runs, secs, pings))
 hdr = "%-30s %-17s %-24s %6s %7s %8s  %s" % ("implementation", "suite", "Mbit/s median (min–max)", "retr", "RTT ms", "added", "drops: gw-b UDP rcvbuf / ifaces+backlog")
@@ -696,7 +727,12 @@ for r in rows:
     drops = "–" if r["impl"] == "baseline" or not rx else "%d (%.1f%%)" % (dr, 100 * dr / rx)
     drops += " / %s" % r["gw_if_backlog_drops"]
     tp = "%s (%s–%s)" % (r["mbps_median"], r["mbps_min"], r["mbps_max"])
+    fc = f(r.get("foreign_cpu_pct"))
+    if fc is not None and fc >= 5:
+        tp += " !"; disturbed.append("%s %s: %.0f%% of a CPU" % (r["impl"], r["suite"], fc))
     print("%-30s %-17s %-24s %6s %7s %8s  %s" % (name, r["suite"], tp, r["retransmits_median"], r["rtt_avg_ms"], added, drops))
+if disturbed:
+    print("! disturbed: processes outside this benchmark ran meanwhile (" + "; ".join(disturbed) + "): rerun on an idle machine")
 print()
 print("== vpngw against issue 3's targets (same run, same machine) ==")
 hdr = "%-52s %-22s %-12s %s" % ("measure", "measured", "target", "status")
