@@ -74,6 +74,10 @@ public final class TunnelService: @unchecked Sendable {
         var sa: IKESA
         var retransmitDeadline: IKEInstant?
         var remotePort: UInt16
+        /// The peer's port once on NAT-T: where its 4500 traffic came from (a NAT may map it).
+        var natTPort: UInt16 {
+            useNATT && remotePort != 500 && remotePort != 0 ? remotePort : 4500
+        }
         var useNATT: Bool
         var lastReceived: IKEInstant
         var livenessProbeSent: IKEInstant?
@@ -281,7 +285,7 @@ public final class TunnelService: @unchecked Sendable {
         // under them (it switches as soon as it has our message) find them installed.
         var installed = false
         for case .installChildSA(let child) in actions {
-            install(child, tunnel: id)
+            install(child, tunnel: id, peerPort: n.natTPort)
             installed = true
             if let after = d.childRekeyAfter { n.childRekeyAt = jittered(after) }
         }
@@ -294,7 +298,7 @@ public final class TunnelService: @unchecked Sendable {
         for action in actions {
             switch action {
             case .send(let message):
-                plane.sendIKE(message, to: d.peerAddress, port: n.useNATT ? 4500 : n.remotePort, fromNATTPort: n.useNATT)
+                plane.sendIKE(message, to: d.peerAddress, port: n.useNATT ? n.natTPort : n.remotePort, fromNATTPort: n.useNATT)
             case .installChildSA:
                 break
             case .uninstallChildSA(let inboundSPI):
@@ -314,7 +318,7 @@ public final class TunnelService: @unchecked Sendable {
         }
     }
 
-    private func install(_ child: ChildSAInstallation, tunnel id: Int) {
+    private func install(_ child: ChildSAInstallation, tunnel id: Int, peerPort: UInt16) {
         guard let d = tunnels[id]?.definition, let suite = ESPCipherSuite(child.suite) else {
             appendLog(id, "CHILD SA suite \(child.suite) has no ESP transform here")
             return
@@ -323,7 +327,7 @@ public final class TunnelService: @unchecked Sendable {
                                          extendedSequenceNumbers: child.suite.extendedSequenceNumbers)
         let outbound = ESPSAConfiguration(spi: child.outboundSPI, suite: suite, keyMaterial: child.outboundKeys.encryptionKey + child.outboundKeys.integrityKey,
                                           extendedSequenceNumbers: child.suite.extendedSequenceNumbers)
-        plane.installChildSA(tunnel: id, inbound: inbound, outbound: outbound, peer: d.peerAddress, peerPort: 4500)
+        plane.installChildSA(tunnel: id, inbound: inbound, outbound: outbound, peer: d.peerAddress, peerPort: peerPort)
         tunnels[id]?.installedInbound.append(child.inboundSPI)
         tunnels[id]?.status.childSuite = suite.description
     }
@@ -437,11 +441,11 @@ public final class TunnelService: @unchecked Sendable {
                         n.livenessProbeSent = now
                         actions += n.sa.handle(.checkLiveness, now: now)
                     }
-                    if let sent = n.livenessProbeSent, sent + t.definition.dpdTimeout <= now {
-                        // RFC 7296 §2.4: no answer within the DPD timeout: the peer is gone.
+                    if n.livenessProbeSent != nil, n.lastReceived + t.definition.dpdTimeout <= now {
+                        // RFC 7296 §2.4: nothing heard for the DPD timeout despite liveness checks: the peer is gone.
                         tunnels[id]?.status.state = .notConnected
-                        tunnels[id]?.status.reason = "dead peer: no answer to liveness checks for \(t.definition.dpdTimeout)"
-                        appendLog(id, "dead peer detected after \(t.definition.dpdTimeout)")
+                        tunnels[id]?.status.reason = "dead peer: nothing heard for \(t.definition.dpdTimeout) despite liveness checks"
+                        appendLog(id, "dead peer detected: nothing heard for \(t.definition.dpdTimeout) despite liveness checks")
                         for spi in tunnels[id]?.installedInbound ?? [] { plane.removeInboundSA(spi: spi) }
                         tunnels[id]?.installedInbound = []
                         plane.removeTunnel(id)
