@@ -168,9 +168,11 @@ public final class SSTPCDriver: @unchecked Sendable {
                 if n == 0 { break }
                 if n > 0 {
                     let chunk = buffer[0..<n]
-                    // sstpc writes its fatal "**Error:" text into the same stream (addendum 3).
-                    if chunk.first != 0x7E, decoder.droppedFrames == 0 || text.count < 4096 {
+                    // sstpc writes its fatal "**Error:" text into the same stream (addendum 3): only
+                    // chunks without any HDLC flag can be that text.
+                    if !chunk.contains(0x7E) {
                         text += chunk.filter { $0 >= 0x20 && $0 < 0x7F || $0 == 0x0A }
+                        if text.count > 4096 { text.removeFirst(text.count - 4096) }
                         if let s = String(bytes: text, encoding: .utf8), s.contains("\n") {
                             for line in s.split(separator: "\n") where line.contains("rror") { log("sstpc: \(line)") }
                             text = []
