@@ -218,6 +218,18 @@ public final class LabNetwork: @unchecked Sendable {
                 remote += (spoke.properties.addressSpace?.prefixes ?? []).filter { $0.family == .v4 }.map(\.description)
             }
             let local = (lng.properties.localNetworkAddressSpace?.prefixes ?? []).filter { $0.family == .v4 }.map(\.description)
+            // Transit between the sites of one gateway: the gateway routes tunnel → tunnel, so this
+            // site's selectors also cover the other sites' prefixes. (A tunnel already up keeps the
+            // selectors it negotiated until it is next established, as a real device would.)
+            for other in world.connections(onGateway: gw.id ?? "") where other.properties.connectionType == .IPsec &&
+                ResourceID(parsing: other.properties.virtualNetworkGateway1?.id ?? "")?.key == ResourceID(parsing: gw.id ?? "")?.key {
+                guard let olng = world.localGateway(other.properties.localNetworkGateway2?.id),
+                      ResourceID(parsing: olng.id ?? "")?.key != ResourceID(parsing: lid)?.key else { continue }
+                for p in olng.properties.localNetworkAddressSpace?.prefixes ?? [] where p.family == .v4 {
+                    let s = p.description
+                    if !remote.contains(s) && !local.contains(s) { remote.append(s) }
+                }
+            }
             let name = "c" + Self.short(c.id ?? "")
             conns += """
               \(name) {
