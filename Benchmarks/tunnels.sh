@@ -304,7 +304,7 @@ else:
     rows.sort(reverse=True)
     sa, sb = a["stat"], b["stat"]; d = [y - x for x, y in zip(sa, sb)]; T = max(1, sum(d))
     pc = lambda i: 100.0 * d[i] / T
-    print("system (%d CPUs, %.1f s window): us %.0f / sy %.0f / si %.0f / id %.0f %%" % (os.cpu_count(), dt, pc(0) + pc(1), pc(2), pc(6), pc(3) + pc(4)))
+    print("system (%d CPUs, %.1f s window): us %.0f / sy %.0f / si %.0f / id %.0f / steal %.0f %%" % (os.cpu_count(), dt, pc(0) + pc(1), pc(2), pc(6), pc(3) + pc(4), pc(7)))
     for pct, comm, ns, thr in rows:
         if pct < 0.5: continue
         print("%-14s %-6s %5.0f %%%s" % (comm, ns, pct, ("   threads: " + thr) if thr else ""))
