@@ -190,6 +190,26 @@ public struct ARMResponder: HTTPResponder {
             addOperationHeaders(&headers, op: op, request: request, sub: sub, location: location)
             return Self.empty(.accepted, headers: headers)
         }
+        // Point-to-site: live sessions, disconnect, and what a client needs (vpngw extension).
+        if type == .virtualNetworkGateways, low.count == 9,
+           ["getvpnclientconnectionhealth", "disconnectvirtualnetworkgatewayvpnconnections", "vpnclientconfiguration"].contains(action) {
+            switch action {
+            case "getvpnclientconnectionhealth":
+                // Azure's SDK POSTs (begin_get_vpnclient_connection_health); GET is accepted too.
+                guard method == .post || method == .get else { throw Self.methodNotAllowed(method) }
+                return try Self.jsonList(await service.vpnClientConnectionHealth(id))
+            case "disconnectvirtualnetworkgatewayvpnconnections":
+                guard method == .post else { throw Self.methodNotAllowed(method) }
+                struct Disconnect: Decodable { var vpnConnectionIds: [String]? }
+                let data = try await readBody()
+                let ids = try decodeBody(Disconnect.self, data.isEmpty ? Data("{}".utf8) : data).vpnConnectionIds ?? []
+                let ended = try await service.disconnectVpnClientConnections(id, ids: ids)
+                return try Self.json(.ok, JSONEncoder.arm.encode(["value": ended]))
+            default:
+                guard method == .post || method == .get else { throw Self.methodNotAllowed(method) }
+                return try Self.json(.ok, JSONEncoder.arm.encode(await service.vpnClientProfile(id)))
+            }
+        }
         guard let collection = ChildCollection(parent: type, segment: seg[8]) else {
             throw ARMError(status: 404, code: "NotFound", message: "'\(seg[8])' is not a child collection or action of \(type.rawValue).")
         }

@@ -56,6 +56,21 @@ enum OpenAPIDocument {
         paths[conn + "/resetconnection"] = ["post": ["summary": "Reset one connection (renegotiate its tunnel)", "parameters": cps, "responses": ["202": ["description": "Accepted"]].merging(errors) { a, _ in a }]]
         paths["/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Network/virtualNetworkGateways/{name}/reset"] =
             ["post": ["summary": "Reset a gateway (re-apply its running state)", "parameters": cps, "responses": ["202": ["description": "Accepted"]].merging(errors) { a, _ in a }]]
+        let gwBase = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Network/virtualNetworkGateways/{name}"
+        let health: [String: Any] = ["type": "object", "properties": ["value": ["type": "array", "items": ["type": "object", "properties": [
+            "vpnConnectionId": ["type": "string"], "vpnConnectionDuration": ["type": "integer"], "vpnConnectionTime": ["type": "string"],
+            "publicIpAddress": ["type": "string"], "privateIpAddress": ["type": "string"], "vpnUserName": ["type": "string"],
+            "ingressBytesTransferred": ["type": "integer"], "egressBytesTransferred": ["type": "integer"]]]]]]
+        paths[gwBase + "/getvpnclientconnectionhealth"] = [
+            "post": ["summary": "Live point-to-site (SSTP) sessions of the gateway", "parameters": cps, "responses": ["200": ok(health)].merging(errors) { a, _ in a }],
+            "get": ["summary": "Live point-to-site (SSTP) sessions of the gateway", "parameters": cps, "responses": ["200": ok(health)].merging(errors) { a, _ in a }],
+        ]
+        paths[gwBase + "/disconnectVirtualNetworkGatewayVpnConnections"] = ["post": ["summary": "End point-to-site sessions by vpnConnectionId", "parameters": cps,
+            "requestBody": ["content": ["application/json": ["schema": ["type": "object", "properties": ["vpnConnectionIds": ["type": "array", "items": ["type": "string"]]]]]]],
+            "responses": ["200": ok(["type": "object", "properties": ["value": ["type": "array", "items": ["type": "string"]]]], "The ids that were found and ended")].merging(errors) { a, _ in a }]]
+        paths[gwBase + "/vpnclientconfiguration"] = ["post": ["summary": "vpngw extension: what a point-to-site client needs (server address, port, server certificate PEM, routes)", "parameters": cps,
+            "responses": ["200": ok(["type": "object", "properties": ["serverAddress": ["type": "string"], "port": ["type": "integer"], "serverCertificatePEM": ["type": "string"],
+                                                                     "routes": ["type": "array", "items": ["type": "string"]], "status": ["type": "string"]]])].merging(errors) { a, _ in a }]]
         paths["/subscriptions/{subscriptionId}/providers/Microsoft.Network/locations/{location}/operations/{operationId}"] =
             ["get": ["summary": "Status of a long-running operation", "parameters": [p("subscriptionId"), p("location"), p("operationId"), apiVersion],
                      "responses": ["200": ok(["type": "object", "properties": ["status": ["type": "string", "enum": ["InProgress", "Succeeded", "Failed", "Canceled"]]]])].merging(errors) { a, _ in a }]]

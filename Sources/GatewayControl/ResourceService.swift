@@ -10,6 +10,13 @@ public protocol Provisioner: Sendable {
     func deprovision(_ resource: AnyResource) async throws(ARMError)
     func reset(_ resource: AnyResource) async throws(ARMError)
     func observed(_ key: ResourceKey) -> ObservedConnection?
+    // Point-to-site (defaults in PointToSite.swift: no data plane, no sessions).
+    /// Live sessions of a gateway; nil when the gateway runs no point-to-site server here.
+    func vpnClientSessions(_ gateway: ResourceKey) -> [VpnClientConnectionHealthDetail]?
+    /// Ends the given sessions; returns the ids that were found and ended.
+    func disconnectVpnClients(_ gateway: ResourceKey, ids: [String]) async -> [String]
+    /// The server certificate (PEM) of a gateway's point-to-site server, its port, and why it is not running (if so).
+    func vpnClientServer(_ gateway: ResourceKey) -> VpnClientServerState
 }
 
 /// A provisioner with nothing to run: every operation succeeds immediately.
@@ -77,6 +84,9 @@ public actor ResourceService {
     }
 
     public var snapshot: World { world }
+
+    /// The provisioner, for point-to-site queries (PointToSite.swift).
+    var pointToSite: any Provisioner { provisioner }
 
     private var view: ResourceView {
         let p = provisioner

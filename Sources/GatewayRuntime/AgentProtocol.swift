@@ -10,9 +10,87 @@ public struct AgentConfig: Codable, Sendable, Equatable {
     public var tunnels: [AgentTunnel]
     /// Lab mode: the network namespace the agent runs in.
     public var namespace: String?
-    public init(gateway: String, localAddress: String, tunName: String, tunnels: [AgentTunnel], namespace: String? = nil) {
+    /// Point-to-site (SSTP) server, when the gateway's vpnClientConfiguration lists SSTP.
+    public var p2s: AgentP2S?
+    public init(gateway: String, localAddress: String, tunName: String, tunnels: [AgentTunnel], namespace: String? = nil, p2s: AgentP2S? = nil) {
         self.gateway = gateway; self.localAddress = localAddress; self.tunName = tunName; self.tunnels = tunnels; self.namespace = namespace
+        self.p2s = p2s
     }
+}
+
+/// The SSTP server of a gateway (issue 5), from `properties.vpnClientConfiguration`.
+/// Users and revoked thumbprints apply to the running server; a change of address, port, pool,
+/// certificate or TUN restarts it.
+public struct AgentP2S: Codable, Sendable, Equatable {
+    /// TCP port on the gateway's public address (Azure: 443).
+    public var port: Int
+    /// vpnClientAddressPool (IPv4; the first prefix is used).
+    public var pool: String
+    /// The P2S TUN device (the pool is routed through it).
+    public var tunName: String
+    /// Password (MS-CHAPv2) users: name → password; empty unless Password authentication is on.
+    public var users: [AgentP2SUser]
+    /// Certificate authentication: trusted roots (base64 DER) and revoked client thumbprints (SHA-1 hex).
+    public var rootCertificates: [String]
+    public var revokedThumbprints: [String]
+    public var authenticationTypes: [String]
+    /// The SKU's SSTP limit (GatewaySKU.maxSSTPClients).
+    public var maxSessions: Int
+    /// The server certificate (generated once per gateway by the agent if missing; CN = certificateCN).
+    public var certificatePath: String
+    public var keyPath: String
+    public var certificateCN: String
+    public init(port: Int = 443, pool: String, tunName: String, users: [AgentP2SUser], rootCertificates: [String], revokedThumbprints: [String],
+                authenticationTypes: [String], maxSessions: Int, certificatePath: String, keyPath: String, certificateCN: String) {
+        self.port = port; self.pool = pool; self.tunName = tunName; self.users = users; self.rootCertificates = rootCertificates
+        self.revokedThumbprints = revokedThumbprints; self.authenticationTypes = authenticationTypes; self.maxSessions = maxSessions
+        self.certificatePath = certificatePath; self.keyPath = keyPath; self.certificateCN = certificateCN
+    }
+}
+
+public struct AgentP2SUser: Codable, Sendable, Equatable {
+    public var name: String
+    public var password: String
+    public init(name: String, password: String) { self.name = name; self.password = password }
+}
+
+/// One live point-to-site session as the agent reports it.
+public struct AgentP2SSession: Codable, Sendable, Equatable {
+    /// vpnConnectionId: stable for the session's life.
+    public var id: String
+    public var user: String?
+    public var address: String
+    /// The client's public address and port.
+    public var peer: String
+    public var connected: Bool
+    public var bytesIn: UInt64
+    public var bytesOut: UInt64
+    public var since: Date
+    public init(id: String, user: String?, address: String, peer: String, connected: Bool, bytesIn: UInt64, bytesOut: UInt64, since: Date) {
+        self.id = id; self.user = user; self.address = address; self.peer = peer; self.connected = connected
+        self.bytesIn = bytesIn; self.bytesOut = bytesOut; self.since = since
+    }
+}
+
+public struct AgentP2SStatus: Codable, Sendable, Equatable {
+    /// "address:port" while the server listens; nil when it is not running.
+    public var listening: String?
+    public var error: String?
+    public var sessions: [AgentP2SSession]
+    /// The last refusals / failures (newest last).
+    public var log: [String]
+    public init(listening: String?, error: String?, sessions: [AgentP2SSession], log: [String]) {
+        self.listening = listening; self.error = error; self.sessions = sessions; self.log = log
+    }
+}
+
+/// A request to end point-to-site sessions, written by the reconciler as its own file
+/// (`<stem>.disconnect.<uuid>.json`) next to the agent's config; the agent applies and removes it
+/// within a second.
+public struct AgentDisconnectRequest: Codable, Sendable, Equatable {
+    public var sessionIDs: [String]
+    public var reason: String
+    public init(sessionIDs: [String], reason: String) { self.sessionIDs = sessionIDs; self.reason = reason }
 }
 
 public struct AgentTunnel: Codable, Sendable, Equatable {
@@ -46,8 +124,10 @@ public struct AgentStatus: Codable, Sendable, Equatable {
     /// Set when the agent could not start its data plane (e.g. the address is not on this host).
     public var error: String?
     public var tunnels: [String: AgentTunnelStatus]
-    public init(pid: Int32, updatedAt: Date, error: String? = nil, tunnels: [String: AgentTunnelStatus] = [:]) {
-        self.pid = pid; self.updatedAt = updatedAt; self.error = error; self.tunnels = tunnels
+    /// The SSTP server, when configured.
+    public var p2s: AgentP2SStatus?
+    public init(pid: Int32, updatedAt: Date, error: String? = nil, tunnels: [String: AgentTunnelStatus] = [:], p2s: AgentP2SStatus? = nil) {
+        self.pid = pid; self.updatedAt = updatedAt; self.error = error; self.tunnels = tunnels; self.p2s = p2s
     }
 }
 
@@ -84,6 +164,11 @@ extension JSONDecoder {
 }
 
 public enum AgentFiles {
+    /// Disconnect request files of the agent whose config is `configURL`.
+    public static func disconnectRequestPrefix(configURL: URL) -> String {
+        configURL.deletingPathExtension().lastPathComponent + ".disconnect."
+    }
+
     public static func write<T: Encodable>(_ value: T, to url: URL) throws {
         try JSONEncoder.agent.encode(value).write(to: url, options: .atomic)
     }

@@ -217,6 +217,10 @@ public final class LabNetwork: @unchecked Sendable {
             for (spoke, peering) in world.peeringsPointing(at: vnet) where peering.properties.useRemoteGateways == true {
                 remote += (spoke.properties.addressSpace?.prefixes ?? []).filter { $0.family == .v4 }.map(\.description)
             }
+            // The gateway's point-to-site clients reach the site through the tunnel too.
+            if let vpc = gw.properties.vpnClientConfiguration, (vpc.vpnClientProtocols ?? [.SSTP]).contains(.SSTP) {
+                remote += (vpc.vpnClientAddressPool?.prefixes ?? []).filter { $0.family == .v4 }.map(\.description)
+            }
             let local = (lng.properties.localNetworkAddressSpace?.prefixes ?? []).filter { $0.family == .v4 }.map(\.description)
             // Transit between the sites of one gateway: the gateway routes tunnel → tunnel, so this
             // site's selectors also cover the other sites' prefixes. (A tunnel already up keeps the

@@ -30,6 +30,9 @@ public final class Reconciler: Provisioner, @unchecked Sendable {
         var connectionTunnel: [ResourceKey: (gateway: String, tunnel: Int)] = [:]
         var notRunning: [ResourceKey: String] = [:]  // connection → why it has no tunnel
         var generations: [ResourceKey: Int] = [:]
+        var gatewayIDs: [ResourceKey: String] = [:]  // gateway key → lowercased id (agents' key)
+        var p2s: [String: AgentP2S] = [:]            // gateway id → its SSTP server config
+        var p2sNotRunning: [String: String] = [:]    // gateway id → why its SSTP server does not run
     }
     private struct Agent { var pid: Int32; var configURL: URL; var statusURL: URL }
     private var snapshot: (@Sendable () async -> World)?
@@ -132,20 +135,26 @@ public final class Reconciler: Provisioner, @unchecked Sendable {
         var wanted: [String: AgentConfig] = [:]
         var tunnelOf: [ResourceKey: (String, Int)] = [:]
         var notRunning: [ResourceKey: String] = [:]
+        var gatewayIDs: [ResourceKey: String] = [:]
+        var p2sConfigs: [String: AgentP2S] = [:]
+        var p2sNotRunning: [String: String] = [:]
         let generations = state.withLock { $0.generations }
 
         for gw in world.gateways where gw.properties.gatewayType == .Vpn && gw.properties.provisioningState != .Deleting {
             guard let gwKey = ResourceID(parsing: gw.id ?? "")?.key, gwKey != excluding else { continue }
+            gatewayIDs[gwKey] = (gw.id ?? "").lowercased()
             let connections = world.connections(onGateway: gw.id ?? "").filter {
                 ResourceID(parsing: $0.id ?? "")?.key != excluding && $0.properties.provisioningState != .Deleting &&
                 ResourceID(parsing: $0.properties.virtualNetworkGateway1?.id ?? "")?.key == gwKey
             }
             guard let address = publicAddress(of: gw, world: world) else {
+                p2sNotRunning[(gw.id ?? "").lowercased()] = "gateway '\(gw.name ?? "")' has no public IP address"
                 for c in connections { if let k = ResourceID(parsing: c.id ?? "")?.key { notRunning[k] = "gateway '\(gw.name ?? "")' has no public IP address" } }
                 continue
             }
             let namespace = labNamespaces[(gw.id ?? "").lowercased()]
             guard namespace != nil || localAddresses.contains(address) else {
+                p2sNotRunning[(gw.id ?? "").lowercased()] = "gateway '\(gw.name ?? "")' public IP \(address) is not configured on this host"
                 for c in connections {
                     if let k = ResourceID(parsing: c.id ?? "")?.key {
                         notRunning[k] = "gateway '\(gw.name ?? "")' public IP \(address) is not configured on this host; add it to an interface (host mode) or run the lab (vpngw lab)"
@@ -164,13 +173,18 @@ public final class Reconciler: Provisioner, @unchecked Sendable {
                     notRunning[ckey] = why.message
                 }
             }
+            let p2s = pointToSite(gw, address: address)
+            if let p2s { p2sConfigs[(gw.id ?? "").lowercased()] = p2s }
             wanted[(gw.id ?? "").lowercased()] = AgentConfig(gateway: gw.id ?? "", localAddress: address,
-                                                             tunName: Self.tunName(for: gw.id ?? ""), tunnels: tunnels, namespace: namespace)
+                                                             tunName: Self.tunName(for: gw.id ?? ""), tunnels: tunnels, namespace: namespace, p2s: p2s)
         }
         apply(wanted)
         state.withLock { s in
             s.connectionTunnel = tunnelOf.mapValues { (gateway: $0.0, tunnel: $0.1) }
             s.notRunning = notRunning
+            s.gatewayIDs = gatewayIDs
+            s.p2s = p2sConfigs
+            s.p2sNotRunning = p2sNotRunning
         }
         readStatuses()
     }
@@ -209,6 +223,10 @@ public final class Reconciler: Provisioner, @unchecked Sendable {
             }
             peer = remote
             prefixes = world.addressSpace(ofVNet: world.vnetID(ofGateway: gw2)).filter { $0.family == .v4 }.map(\.description)
+            // The other gateway's point-to-site clients are reached through it too.
+            if Self.servesSSTP(gw2) {
+                prefixes += (gw2.properties.vpnClientConfiguration?.vpnClientAddressPool?.prefixes ?? []).filter { $0.family == .v4 }.map(\.description)
+            }
             // Both ends are ours: the lower address initiates, so one IKE SA results, not two.
             mode = (IPAddress(localAddress) ?? IPAddress(v4: 0)) < (IPAddress(remote) ?? IPAddress(v4: 0)) ? "both" : "respond"
         default:
@@ -223,6 +241,95 @@ public final class Reconciler: Provisioner, @unchecked Sendable {
         return .success(AgentTunnel(id: id, connection: c.id ?? "", peerAddress: peer, psk: psk, remotePrefixes: prefixes, mode: mode,
                                     ikeProposals: ike, espProposals: esp, dpdTimeoutSeconds: p.dpdTimeoutSeconds ?? 45,
                                     childRekeySeconds: rekey, generation: generation))
+    }
+
+    // MARK: Point-to-site
+
+    static func servesSSTP(_ gw: VirtualNetworkGateway) -> Bool {
+        guard let vpc = gw.properties.vpnClientConfiguration, !(vpc.vpnClientAddressPool?.prefixes ?? []).isEmpty else { return false }
+        return (vpc.vpnClientProtocols ?? [.SSTP]).contains(.SSTP)
+    }
+
+    /// The agent's SSTP server from the gateway's vpnClientConfiguration (nil: none).
+    private func pointToSite(_ gw: VirtualNetworkGateway, address: String) -> AgentP2S? {
+        guard Self.servesSSTP(gw), let vpc = gw.properties.vpnClientConfiguration,
+              let pool = vpc.vpnClientAddressPool?.prefixes.first(where: { $0.family == .v4 }) else { return nil }
+        let auth = vpc.vpnAuthenticationTypes ?? [.Certificate]
+        let users = auth.contains(.Password)
+            ? (vpc.vpnClientUsers ?? []).compactMap { u in u.password.map { AgentP2SUser(name: u.name, password: $0) } }
+            : []
+        let roots = auth.contains(.Certificate) ? (vpc.vpnClientRootCertificates ?? []).compactMap(\.properties.publicCertData) : []
+        let revoked = (vpc.vpnClientRevokedCertificates ?? []).compactMap(\.properties.thumbprint)
+        let sku = GatewaySKU(caseInsensitive: gw.properties.sku?.name ?? "")
+        let stem = fileStem((gw.id ?? "").lowercased())
+        // One certificate per gateway and address, generated by the agent the first time and kept.
+        let certStem = options.directory.appendingPathComponent("\(stem)-p2s-\(address)").path
+        return AgentP2S(port: Self.p2sPort, pool: pool.description, tunName: Self.p2sTunName(for: gw.id ?? ""), users: users,
+                        rootCertificates: roots, revokedThumbprints: revoked, authenticationTypes: auth.map(\.rawValue),
+                        maxSessions: sku?.maxSSTPClients ?? 128, certificatePath: certStem + "-cert.pem", keyPath: certStem + "-key.pem",
+                        certificateCN: address)
+    }
+
+    /// TCP port of every gateway's SSTP server ($VPNGW_P2S_PORT overrides 443).
+    static var p2sPort: Int { ProcessInfo.processInfo.environment["VPNGW_P2S_PORT"].flatMap(Int.init) ?? 443 }
+
+    static func p2sTunName(for gatewayID: String) -> String {
+        var h: UInt32 = 2166136261
+        for b in gatewayID.lowercased().utf8 { h = (h ^ UInt32(b)) &* 16777619 }
+        return "vgp" + String(h, radix: 16)
+    }
+
+    public func vpnClientSessions(_ gateway: ResourceKey) -> [VpnClientConnectionHealthDetail]? {
+        readStatuses()
+        return state.withLock { s -> [VpnClientConnectionHealthDetail]? in
+            guard let gw = s.gatewayIDs[gateway], s.p2s[gw] != nil, let status = s.statuses[gw]?.p2s else { return nil }
+            let now = Date()
+            let iso = ISO8601DateFormatter()
+            return status.sessions.filter(\.connected).map { x in
+                VpnClientConnectionHealthDetail(vpnConnectionId: x.id, vpnConnectionDuration: Int64(max(0, now.timeIntervalSince(x.since))),
+                                                vpnConnectionTime: iso.string(from: x.since), publicIpAddress: x.peer, privateIpAddress: x.address,
+                                                vpnUserName: x.user ?? "", egressBytesTransferred: Int64(x.bytesOut), ingressBytesTransferred: Int64(x.bytesIn))
+            }
+        }
+    }
+
+    public func disconnectVpnClients(_ gateway: ResourceKey, ids: [String]) async -> [String] {
+        guard let live = vpnClientSessions(gateway) else { return [] }
+        let wanted = Set(ids.map { $0.lowercased() })
+        let found = live.map(\.vpnConnectionId).filter { wanted.contains($0.lowercased()) }
+        guard !found.isEmpty, let gw = state.withLock({ $0.gatewayIDs[gateway] }), let agent = state.withLock({ $0.agents[gw] }) else { return [] }
+        let url = options.directory.appendingPathComponent(AgentFiles.disconnectRequestPrefix(configURL: agent.configURL) + UUID().uuidString.lowercased() + ".json")
+        do { try AgentFiles.write(AgentDisconnectRequest(sessionIDs: found, reason: "disconnected through the API"), to: url) } catch {
+            logger.error("cannot write \(url.path): \(error)")
+            return []
+        }
+        // The agent picks the request up within a second; wait until the sessions are gone (bounded).
+        for _ in 0..<40 {
+            try? await Task.sleep(for: .milliseconds(100))
+            let still = Set((vpnClientSessions(gateway) ?? []).map(\.vpnConnectionId))
+            if found.allSatisfy({ !still.contains($0) }) { break }
+        }
+        return found
+    }
+
+    public func vpnClientServer(_ gateway: ResourceKey) -> VpnClientServerState {
+        state.withLock { s in
+            guard let gw = s.gatewayIDs[gateway] else {
+                return VpnClientServerState(certificatePEM: nil, port: Self.p2sPort, status: "the gateway runs no data plane here")
+            }
+            if let why = s.p2sNotRunning[gw] { return VpnClientServerState(certificatePEM: nil, port: Self.p2sPort, status: why) }
+            guard let p2s = s.p2s[gw] else {
+                return VpnClientServerState(certificatePEM: nil, port: Self.p2sPort, status: "vpnClientConfiguration does not list SSTP")
+            }
+            let pem = try? String(contentsOfFile: p2s.certificatePath, encoding: .utf8)
+            var status: String? = nil
+            if let p = s.statuses[gw]?.p2s {
+                if let e = p.error { status = e } else if p.listening == nil { status = "starting" }
+            } else {
+                status = "starting"
+            }
+            return VpnClientServerState(certificatePEM: pem, port: p2s.port, status: status)
+        }
     }
 
     private func publicAddress(of gw: VirtualNetworkGateway, world: World) -> String? {

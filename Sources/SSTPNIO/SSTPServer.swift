@@ -113,6 +113,8 @@ public final class SSTPServer: @unchecked Sendable {
         var maxSessions: Int
     }
     let table: NIOLockedValueBox<Table>
+    /// MS-CHAPv2 users; replaced at run time by `setUsers` (new calls see the new set).
+    let users: NIOLockedValueBox<[String: MSCHAPv2Credential]>
     /// Packets from the TUN device with no session behind their destination.
     let unroutable = NIOLockedValueBox<UInt64>(0)
 
@@ -125,6 +127,7 @@ public final class SSTPServer: @unchecked Sendable {
         guard let server = pool.allocate() else { throw SSTPServerError.invalidArgument("address pool is empty") }
         serverAddress = server
         table = NIOLockedValueBox(Table(pool: pool, maxSessions: settings.maxSessions))
+        users = NIOLockedValueBox(settings.users)
         var tls = TLSConfiguration.makeServerConfiguration(certificateChain: settings.identity.certificateChain.map { .certificate($0) },
                                                            privateKey: .privateKey(settings.identity.privateKey))
         tls.minimumTLSVersion = .tlsv12
@@ -186,6 +189,18 @@ public final class SSTPServer: @unchecked Sendable {
         return victims.count
     }
 
+    /// Disconnects the sessions with these ids. Returns how many were found.
+    @discardableResult
+    public func disconnect(ids: Set<Int>, reason: String = "disconnected by the operator") -> Int {
+        let victims = table.withLockedValue { t in ids.compactMap { t.sessions[$0] } }
+        for session in victims { session.eventLoop.execute { session.handler.value.disconnect(reason: reason) } }
+        return victims.count
+    }
+
+    /// Replaces the MS-CHAPv2 users for calls that start from now on; live sessions are kept
+    /// (disconnect a removed user's sessions with `disconnect(user:)`).
+    public func setUsers(_ newUsers: [String: MSCHAPv2Credential]) { users.withLockedValue { $0 = newUsers } }
+
     /// Changes the session limit (tests; SKU resize).
     public func setMaxSessions(_ n: Int) { table.withLockedValue { $0.maxSessions = n } }
 
@@ -216,7 +231,7 @@ public final class SSTPServer: @unchecked Sendable {
     }
 
     func configuration(for address: PPPIPv4Address, refusal: String?) -> SSTPServerConfiguration {
-        let ppp = PPPServerConfiguration(name: settings.name, users: settings.users, localAddress: serverAddress, clientAddress: address,
+        let ppp = PPPServerConfiguration(name: settings.name, users: users.withLockedValue { $0 }, localAddress: serverAddress, clientAddress: address,
                                          dns: settings.dns, mru: UInt16(min(settings.tunMTU, 1500)))
         return SSTPServerConfiguration(certificateDER: settings.identity.certificateDER, hashProtocols: [.sha1, .sha256], ppp: ppp,
                                        timers: settings.timers, maxConnectNaks: 3, httpDate: Self.httpDate(), refusal: refusal)

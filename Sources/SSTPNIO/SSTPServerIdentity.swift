@@ -14,6 +14,8 @@ public struct SSTPServerIdentity: Sendable {
     public var certificateDER: [UInt8]
     /// PEM of the leaf, for `--ca-cert` on clients.
     public var certificatePEM: String
+    /// PEM of the private key when we generated it (to keep it across restarts).
+    public var privateKeyPEM: String? = nil
 
     /// A self-signed P-256 certificate with subject CN = `commonName` (and a SAN for it), valid ten years.
     public static func selfSigned(commonName: String) throws -> SSTPServerIdentity {
@@ -39,7 +41,23 @@ public struct SSTPServerIdentity: Sendable {
         return SSTPServerIdentity(
             certificateChain: [try NIOSSLCertificate(bytes: der, format: .der)],
             privateKey: try NIOSSLPrivateKey(bytes: Array(key.derRepresentation), format: .der),
-            certificateDER: der, certificatePEM: try certificate.serializeAsPEM().pemString)
+            certificateDER: der, certificatePEM: try certificate.serializeAsPEM().pemString, privateKeyPEM: key.pemRepresentation)
+    }
+
+    /// A generated identity kept in two files: loaded if both exist and the certificate names
+    /// `commonName`, otherwise generated (self-signed) and written (the key with mode 0600).
+    public static func loadOrCreate(certificateFile: String, keyFile: String, commonName: String) throws -> SSTPServerIdentity {
+        let fm = FileManager.default
+        if fm.fileExists(atPath: certificateFile), fm.fileExists(atPath: keyFile),
+           let existing = try? load(certificateFile: certificateFile, keyFile: keyFile),
+           let cert = try? Certificate(derEncoded: existing.certificateDER),
+           cert.subject.description.contains("CN=\(commonName)") {
+            return existing
+        }
+        let fresh = try selfSigned(commonName: commonName)
+        fm.createFile(atPath: keyFile, contents: Data((fresh.privateKeyPEM ?? "").utf8), attributes: [.posixPermissions: 0o600])
+        try fresh.certificatePEM.write(toFile: certificateFile, atomically: true, encoding: .utf8)
+        return fresh
     }
 
     /// The operator's certificate chain (leaf first) and key, PEM files.

@@ -49,10 +49,14 @@ struct GatewayAgentCommand: AsyncParsableCommand {
         for t in applied.values { Self.routes(t.remotePrefixes, add: true, dev: plane.tunDeviceName) }
         emit("agent for \(config.gateway) up on \(config.localAddress), TUN \(plane.tunDeviceName), \(applied.count) tunnel(s)")
 
+        let p2s = AgentP2SRunner(localAddress: config.localAddress, configURL: configURL)
+        p2s.apply(config.p2s)
         let state = AgentState(applied: applied, errors: errors, modified: Self.mtime(configURL))
+        state.p2s = p2s
         _ = await waitForTermination(every: 1) {
             state.tick(service: service, plane: plane, configURL: configURL, statusURL: statusURL, local: local, pid: pid)
         }
+        p2s.stop()
         service.stop()
         emit("agent for \(config.gateway) stopped")
     }
@@ -95,6 +99,8 @@ final class AgentState: @unchecked Sendable {
     private var applied: [Int: AgentTunnel]
     private var errors: [Int: String]
     private var modified: Date?
+    /// The point-to-site server (GatewayAgentP2S.swift).
+    var p2s: AgentP2SRunner?
 
     init(applied: [Int: AgentTunnel], errors: [Int: String], modified: Date?) {
         self.applied = applied; self.errors = errors; self.modified = modified
@@ -105,6 +111,7 @@ final class AgentState: @unchecked Sendable {
             let m = GatewayAgentCommand.mtime(configURL)
             if m != modified, let config = AgentFiles.read(AgentConfig.self, from: configURL) {
                 modified = m
+                p2s?.apply(config.p2s)
                 let wanted = Dictionary(config.tunnels.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
                 for (id, old) in applied where wanted[id] == nil {
                     service.removeTunnel(id)
@@ -141,7 +148,8 @@ final class AgentState: @unchecked Sendable {
             for (id, e) in errors {
                 tunnels[String(id)] = AgentTunnelStatus(state: "NotConnected", reason: e, establishedAt: nil, ikeSuite: nil, childSuite: nil, bytesIn: 0, bytesOut: 0, log: [])
             }
-            try? AgentFiles.write(AgentStatus(pid: pid, updatedAt: Date(), tunnels: tunnels), to: statusURL)
+            p2s?.tick()
+            try? AgentFiles.write(AgentStatus(pid: pid, updatedAt: Date(), tunnels: tunnels, p2s: p2s?.status()), to: statusURL)
         }
     }
 }

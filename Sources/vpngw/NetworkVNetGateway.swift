@@ -54,6 +54,8 @@ func printGateways(_ c: GatewayClient, _ format: OutputFormat, _ body: Data) asy
     printOutput(format, json: body, columns: vnetGatewayColumns(publicIPs: addresses))
 }
 
+extension VpnAuthenticationType: ExpressibleByArgument, ARMEnumArgument {}
+
 /// Point-to-site flags, shared by create and update.
 struct P2SOptions: ParsableArguments {
     @Option(name: .customLong("address-prefixes"), parsing: .upToNextOption,
@@ -67,13 +69,21 @@ struct P2SOptions: ParsableArguments {
     var rootCertData: String?
     @Option(name: .customLong("root-cert-file"), help: "Path of the root certificate file (PEM or DER); alternative to --root-cert-data.")
     var rootCertFile: String?
+    @Option(name: .customLong("vpn-auth-type"), parsing: .upToNextOption, help: "Point-to-site authentication: Certificate and/or Password (MS-CHAPv2 users, see --client-user).")
+    var authTypes: [VpnAuthenticationType] = []
+    @Option(name: .customLong("client-user"), parsing: .singleValue,
+            help: "A point-to-site user NAME=PASSWORD (vpngw extension, properties.vpnClientConfiguration.vpnClientUsers; repeatable; replaces a user of the same name).")
+    var clientUsers: [String] = []
 
-    var isEmpty: Bool { addressPrefixes.isEmpty && clientProtocols.isEmpty && rootCertName == nil && rootCertData == nil && rootCertFile == nil }
+    var isEmpty: Bool { addressPrefixes.isEmpty && clientProtocols.isEmpty && rootCertName == nil && rootCertData == nil && rootCertFile == nil && authTypes.isEmpty && clientUsers.isEmpty }
 
     func validate() throws {
         if rootCertData != nil && rootCertFile != nil { throw ValidationError("Give --root-cert-data or --root-cert-file, not both.") }
         if (rootCertData != nil || rootCertFile != nil) != (rootCertName != nil) {
             throw ValidationError("--root-cert-name goes with --root-cert-data or --root-cert-file.")
+        }
+        for u in clientUsers where !u.contains("=") || u.hasPrefix("=") {
+            throw ValidationError("--client-user wants NAME=PASSWORD, got '\(u)'.")
         }
     }
 
@@ -91,6 +101,17 @@ struct P2SOptions: ParsableArguments {
         var vpc = existing
         if !addressPrefixes.isEmpty { vpc["vpnClientAddressPool"] = ["addressPrefixes": addressPrefixes] }
         if !clientProtocols.isEmpty { vpc["vpnClientProtocols"] = clientProtocols.map(\.rawValue) }
+        if !authTypes.isEmpty { vpc["vpnAuthenticationTypes"] = authTypes.map(\.rawValue) }
+        if !clientUsers.isEmpty {
+            var users = (vpc["vpnClientUsers"] as? [[String: Any]]) ?? []
+            for entry in clientUsers {
+                let eq = entry.firstIndex(of: "=")!
+                let name = String(entry[..<eq]), password = String(entry[entry.index(after: eq)...])
+                users.removeAll { ($0["name"] as? String)?.lowercased() == name.lowercased() }
+                users.append(["name": name, "password": password])
+            }
+            vpc["vpnClientUsers"] = users
+        }
         if let cert {
             var roots = (vpc["vpnClientRootCertificates"] as? [[String: Any]]) ?? []
             let name = (cert["name"] as? String ?? "").lowercased()
@@ -118,7 +139,7 @@ struct VNetGateway: AsyncParsableCommand {
             --public-ip-address gw1-ip --sku VpnGw1
           vpngw network vnet-gateway list -g rg1 -o table
         """,
-        subcommands: [Create.self, Show.self, List.self, Update.self, Delete.self, Reset.self])
+        subcommands: [Create.self, Show.self, List.self, Update.self, Delete.self, Reset.self, VpnClient.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a virtual network gateway.",
@@ -241,6 +262,8 @@ struct VNetGateway: AsyncParsableCommand {
         @Option(name: .customLong("bgp-peering-weight"), help: "BGP peer weight (0–100).") var peerWeight: Int?
         @OptionGroup var p2s: P2SOptions
         @Option(name: .customLong("remove-root-cert"), help: "Name of a client root certificate to remove.") var removeRootCert: String?
+        @Option(name: .customLong("remove-client-user"), parsing: .singleValue, help: "Name of a point-to-site user to remove (their live sessions end); repeatable.")
+        var removeClientUsers: [String] = []
         @Option(name: .customLong("tags"), parsing: .upToNextOption, help: "Space-separated tags: key[=value] ... (replaces all tags).") var tags: [String] = []
         @Flag(name: .customLong("no-wait"), help: "Do not wait for the long-running operation to finish.") var noWait = false
         @OptionGroup var client: ClientOptions
@@ -253,12 +276,20 @@ struct VNetGateway: AsyncParsableCommand {
                     "properties.enableBgp": enableBgp?.value, "properties.bgpSettings.asn": asn, "properties.bgpSettings.peerWeight": peerWeight,
                 ])))
                 var props = obj["properties"] as? [String: Any] ?? [:]
-                if !p2s.isEmpty || removeRootCert != nil {
+                if !p2s.isEmpty || removeRootCert != nil || !removeClientUsers.isEmpty {
                     var vpc = p2s.apply(to: props["vpnClientConfiguration"] as? [String: Any] ?? [:], cert: cert)
                     if let removeRootCert {
                         var roots = (vpc["vpnClientRootCertificates"] as? [[String: Any]]) ?? []
                         roots.removeAll { ($0["name"] as? String)?.lowercased() == removeRootCert.lowercased() }
                         vpc["vpnClientRootCertificates"] = roots
+                    }
+                    if !removeClientUsers.isEmpty {
+                        let gone = Set(removeClientUsers.map { $0.lowercased() })
+                        var users = (vpc["vpnClientUsers"] as? [[String: Any]]) ?? []
+                        let before = users.count
+                        users.removeAll { gone.contains((($0["name"] as? String) ?? "").lowercased()) }
+                        if users.count == before { throw ValidationError("no point-to-site user named \(removeClientUsers.joined(separator: ", ")) on gateway '\(resource.name)'") }
+                        vpc["vpnClientUsers"] = users
                     }
                     props["vpnClientConfiguration"] = vpc
                 }
@@ -298,5 +329,117 @@ struct VNetGateway: AsyncParsableCommand {
                 print(noWait ? "Reset of virtual network gateway '\(resource.name)' started." : "Reset virtual network gateway '\(resource.name)'.")
             }
         }
+    }
+}
+
+extension VNetGateway {
+    /// `vpngw network vnet-gateway vpn-client …`: point-to-site sessions and client profile.
+    struct VpnClient: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "vpn-client", abstract: "Point-to-site: live sessions, disconnect, client profile.",
+            discussion: """
+            Examples:
+              vpngw network vnet-gateway vpn-client list-sessions -g rg1 -n gw1 -o table
+              vpngw network vnet-gateway vpn-client disconnect -g rg1 -n gw1 --vpn-connection-ids sstp-1234-1
+              vpngw network vnet-gateway vpn-client disconnect -g rg1 -n gw1 --user alice
+              vpngw network vnet-gateway vpn-client generate -g rg1 -n gw1
+            """,
+            subcommands: [ListSessions.self, Disconnect.self, Generate.self])
+
+        struct ListSessions: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(commandName: "list-sessions",
+                abstract: "List live point-to-site sessions (getvpnclientconnectionhealth).")
+            @OptionGroup var resource: ResourceOptions
+            @OptionGroup var client: ClientOptions
+            func run() async throws {
+                try await runClient(client) { c in
+                    let r = try await c.call(.POST, c.resourcePath(resource.group, .virtualNetworkGateways, resource.name) + "/getvpnclientconnectionhealth")
+                    printOutput(client.output, json: r.body, columns: [
+                        col("Id", "vpnConnectionId"), col("User", "vpnUserName"), col("Address", "privateIpAddress"), col("From", "publicIpAddress"),
+                        ("In", { humanBytes(jsonValue($0, "ingressBytesTransferred")) }), ("Out", { humanBytes(jsonValue($0, "egressBytesTransferred")) }),
+                        col("Since", "vpnConnectionTime"), ("Seconds", { jsonString($0, "vpnConnectionDuration") }),
+                    ])
+                }
+            }
+        }
+
+        struct Disconnect: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "End point-to-site sessions (disconnectVirtualNetworkGatewayVpnConnections).",
+                discussion: "Give session ids from list-sessions, or --user to end every session of a user.")
+            @OptionGroup var resource: ResourceOptions
+            @Option(name: .customLong("vpn-connection-ids"), parsing: .upToNextOption, help: "vpnConnectionId values to end.") var ids: [String] = []
+            @Option(name: .customLong("user"), help: "End every session of this user.") var user: String?
+            @OptionGroup var client: ClientOptions
+            func validate() throws {
+                if ids.isEmpty && user == nil { throw ValidationError("give --vpn-connection-ids or --user") }
+            }
+            func run() async throws {
+                try await runClient(client) { c in
+                    var wanted = ids
+                    if let user {
+                        wanted += try await c.vpnClientSessions(resource.group, resource.name)
+                            .filter { ($0.vpnUserName ?? "").lowercased() == user.lowercased() }.map(\.vpnConnectionId)
+                    }
+                    let ended = wanted.isEmpty ? [] : try await c.disconnectVpnClients(resource.group, resource.name, ids: wanted)
+                    for id in ended { print("Disconnected \(id).") }
+                    let missing = Set(wanted).subtracting(ended)
+                    if !missing.isEmpty || wanted.isEmpty {
+                        FileHandle.standardError.write(Data("error: no live session \(user.map { "of user \($0)" } ?? missing.sorted().joined(separator: ", ")) on gateway '\(resource.name)'\n".utf8))
+                        throw ExitCode(1)
+                    }
+                }
+            }
+        }
+
+        struct Generate: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Print what a point-to-site user needs: server, CA certificate, ready command lines.")
+            @OptionGroup var resource: ResourceOptions
+            @Option(name: .customLong("user"), help: "User name to put into the command lines.") var user = "USER"
+            @Option(name: .customLong("ca-file"), help: "Also write the server certificate (PEM) to this file.") var caFile: String?
+            @Flag(name: .customLong("json"), help: "Print the profile as JSON instead of text.") var json = false
+            @OptionGroup var client: ClientOptions
+            func run() async throws {
+                try await runClient(client) { c in
+                    try await printClientProfile(c, group: resource.group, gateway: resource.name, user: user, caFile: caFile, json: json || client.output == .json && CommandLine.arguments.contains { $0 == "-o" || $0 == "--output" })
+                }
+            }
+        }
+    }
+}
+
+/// Shared by `vnet-gateway vpn-client generate` and `p2s client-config`.
+func printClientProfile(_ c: GatewayClient, group: String, gateway: String, user: String, caFile: String?, json: Bool) async throws {
+    let r = try await c.call(.POST, c.resourcePath(group, .virtualNetworkGateways, gateway) + "/vpnclientconfiguration")
+    let p = try c.decode(VpnClientProfileInfo.self, r.body)
+    let caPath = caFile ?? "\(gateway)-ca.pem"
+    if let caFile, let pem = p.serverCertificatePEM { try pem.write(toFile: caFile, atomically: true, encoding: .utf8) }
+    if json { printOutput(.json, json: r.body); return }
+    let port = p.port == 443 ? "" : " --port \(p.port)"
+    let routes = (p.routes ?? []).map { " --route \($0)" }.joined()
+    print("""
+    Point-to-site profile of gateway '\(gateway)'
+      server:          \(p.serverAddress):\(p.port) (SSTP; the certificate's CN is \(p.serverAddress))
+      protocols:       \((p.protocols ?? []).joined(separator: ", "))
+      authentication:  \((p.authenticationTypes ?? []).joined(separator: ", "))
+      address pool:    \((p.addressPool ?? []).joined(separator: ", "))
+      routes:          \((p.routes ?? []).joined(separator: ", "))
+    """)
+    if let status = p.status { print("  status:          \(status)") }
+    print("")
+    print("With vpngw on the client (Linux, no kernel PPP needed):")
+    print("  vpngw p2s connect --server \(p.serverAddress)\(port) --user \(user) --password PASSWORD\(routes)")
+    print("")
+    print("With sstpc and pppd (the server certificate below saved as \(caPath)):")
+    let hostPort = p.port == 443 ? p.serverAddress : "\(p.serverAddress):\(p.port)"
+    print("  sstpc --ca-cert \(caPath) --user \(user) --password PASSWORD \(hostPort) usepeerdns require-mschap-v2 noauth noipdefault nobsdcomp nodeflate")
+    print("  (or, without kernel PPP: sstpc --nolaunchpppd ... driven by `vpngw p2s connect --engine sstpc`)")
+    print("")
+    if let pem = p.serverCertificatePEM {
+        print("Server certificate (trust it as the CA):")
+        print(pem.trimmingCharacters(in: .whitespacesAndNewlines))
+    } else {
+        print("The server certificate is not generated yet (the gateway's SSTP server has not started).")
     }
 }

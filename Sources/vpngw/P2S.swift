@@ -11,7 +11,25 @@ import NIOPosix
 struct P2SCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "p2s", abstract: "Point-to-site over SSTP: a standalone server and a Linux client.",
-        subcommands: [Serve.self, Connect.self, Load.self])
+        subcommands: [Serve.self, Connect.self, Load.self, ClientConfig.self])
+
+    /// `vpngw p2s client-config -g RG -n GW`: the same as `network vnet-gateway vpn-client generate`.
+    struct ClientConfig: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "client-config", abstract: "Print what a user needs to dial a gateway's point-to-site (SSTP) server.",
+            discussion: "Example:\n  vpngw p2s client-config -g rg1 -n gw1 --user alice --ca-file gw1-ca.pem")
+        @Option(name: [.customShort("g"), .customLong("resource-group")], help: "Resource group.") var group: String
+        @Option(name: [.customShort("n"), .customLong("name")], help: "The virtual network gateway.") var name: String
+        @Option(name: .customLong("user"), help: "User name to put into the command lines.") var user = "USER"
+        @Option(name: .customLong("ca-file"), help: "Also write the server certificate (PEM) to this file.") var caFile: String?
+        @Flag(name: .customLong("json"), help: "Print the profile as JSON instead of text.") var json = false
+        @OptionGroup var client: ClientOptions
+        func run() async throws {
+            try await runClient(client) { c in
+                try await printClientProfile(c, group: group, gateway: name, user: user, caFile: caFile, json: json)
+            }
+        }
+    }
 
     struct Serve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -92,6 +110,7 @@ struct P2SCommand: AsyncParsableCommand {
         switch reason {
         case .cryptoBindingFailed(let f): "crypto binding failed: \(f) — call aborted"
         case .pppFailed(.authenticationFailed(let user)): "authentication failed for \(user) (MS-CHAPv2 E=691)"
+        case .pppFailed(let f): describe(f)
         default: "\(reason)"
         }
     }
