@@ -22,6 +22,7 @@ public final class LabNetwork: @unchecked Sendable {
     private var siteConfigs: [String: String] = [:]
     private var sitePIDs: [String: Int32] = [:]
     private var peeringLinks: Set<String> = []
+    private var transitRoutes: Set<TransitRoute> = []
 
     public init(prefix: String, directory: URL, logger: Logger) {
         self.prefix = prefix
@@ -99,6 +100,7 @@ public final class LabNetwork: @unchecked Sendable {
             for ns in Self.existingNamespaces() where ns.hasPrefix(prefix + "-") { deleteNamespace(ns) }
             built = []
             peeringLinks = []
+            transitRoutes = []
             siteConfigs = [:]
         }
     }
@@ -156,29 +158,38 @@ public final class LabNetwork: @unchecked Sendable {
     }
 
     private func syncPeerings(_ world: World) {
+        var wantedPairs: Set<String> = []
+        var wantedTransit: Set<TransitRoute> = []
         for v in world.virtualNetworks {
             for p in v.properties.virtualNetworkPeerings ?? [] {
                 guard let a = v.id, let b = p.properties.remoteVirtualNetwork?.id, let remote = world.virtualNetwork(b) else { continue }
                 // One link per pair, made when both sides have their peering (state Connected).
                 let back = remote.properties.virtualNetworkPeerings?.contains { ResourceID(parsing: $0.properties.remoteVirtualNetwork?.id ?? "")?.key == ResourceID(parsing: a)?.key } ?? false
                 guard back else { continue }
-                let pair = [a.lowercased(), b.lowercased()].sorted().joined(separator: "|")
-                guard !peeringLinks.contains(pair) else { continue }
-                peeringLinks.insert(pair)
-                let nsA = vnetNamespace(a), nsB = vnetNamespace(b)
+                // The pair's lower id holds .1 and leg "a", the other .2 and leg "b", whichever side is seen first.
+                let ids = [a.lowercased(), b.lowercased()].sorted()
+                let pair = ids.joined(separator: "|")
                 let n = Int(Self.pairIndex(pair))
-                let linkA = "169.254.\(100 + n / 64).\((n % 64) * 4 + 1)", linkB = "169.254.\(100 + n / 64).\((n % 64) * 4 + 2)"
-                let leg = "p" + Self.short(pair).prefix(9)
-                run(["ip", "link", "add", "\(leg)a", "netns", nsA, "type", "veth", "peer", "name", "\(leg)b", "netns", nsB])
-                nsRun(nsA, ["ip", "addr", "add", "\(linkA)/30", "dev", "\(leg)a"]); nsRun(nsA, ["ip", "link", "set", "\(leg)a", "up"])
-                nsRun(nsB, ["ip", "addr", "add", "\(linkB)/30", "dev", "\(leg)b"]); nsRun(nsB, ["ip", "link", "set", "\(leg)b", "up"])
-                for prefix in remote.properties.addressSpace?.prefixes ?? [] where prefix.family == .v4 {
-                    nsRun(nsA, ["ip", "route", "replace", prefix.description, "via", linkB])
+                let low = "169.254.\(100 + n / 64).\((n % 64) * 4 + 1)", high = "169.254.\(100 + n / 64).\((n % 64) * 4 + 2)"
+                func linkAddress(_ id: String) -> String { id.lowercased() == ids[0] ? low : high }
+                let linkA = linkAddress(a), linkB = linkAddress(b)
+                if !wantedPairs.contains(pair) && !peeringLinks.contains(pair) {
+                    peeringLinks.insert(pair)
+                    let leg = "p" + Self.short(pair).prefix(9)
+                    let nsLow = vnetNamespace(ids[0]), nsHigh = vnetNamespace(ids[1])
+                    run(["ip", "link", "add", "\(leg)a", "netns", nsLow, "type", "veth", "peer", "name", "\(leg)b", "netns", nsHigh])
+                    nsRun(nsLow, ["ip", "addr", "add", "\(low)/30", "dev", "\(leg)a"]); nsRun(nsLow, ["ip", "link", "set", "\(leg)a", "up"])
+                    nsRun(nsHigh, ["ip", "addr", "add", "\(high)/30", "dev", "\(leg)b"]); nsRun(nsHigh, ["ip", "link", "set", "\(leg)b", "up"])
+                    for prefix in remote.properties.addressSpace?.prefixes ?? [] where prefix.family == .v4 {
+                        nsRun(vnetNamespace(a), ["ip", "route", "replace", prefix.description, "via", linkB])
+                    }
+                    for prefix in v.properties.addressSpace?.prefixes ?? [] where prefix.family == .v4 {
+                        nsRun(vnetNamespace(b), ["ip", "route", "replace", prefix.description, "via", linkA])
+                    }
                 }
-                for prefix in v.properties.addressSpace?.prefixes ?? [] where prefix.family == .v4 {
-                    nsRun(nsB, ["ip", "route", "replace", prefix.description, "via", linkA])
-                }
-                // Gateway transit: the spoke reaches the hub's sites through the hub.
+                wantedPairs.insert(pair)
+                // Gateway transit: the spoke reaches the hub's sites through the hub (kept in step
+                // with the hub's connections, not only those that existed when the link was made).
                 for (spoke, hub, via) in [(v, remote, linkB), (remote, v, linkA)] {
                     let usesRemote = spoke.properties.virtualNetworkPeerings?.contains {
                         ResourceID(parsing: $0.properties.remoteVirtualNetwork?.id ?? "")?.key == ResourceID(parsing: hub.id ?? "")?.key && $0.properties.useRemoteGateways == true
@@ -187,14 +198,30 @@ public final class LabNetwork: @unchecked Sendable {
                     for gw in world.gateways(inVNet: hubID) {
                         for c in world.connections(onGateway: gw.id ?? "") {
                             for prefix in world.localGateway(c.properties.localNetworkGateway2?.id)?.properties.localNetworkAddressSpace?.prefixes ?? [] where prefix.family == .v4 {
-                                nsRun(vnetNamespace(spoke.id ?? ""), ["ip", "route", "replace", prefix.description, "via", via])
+                                wantedTransit.insert(TransitRoute(namespace: vnetNamespace(spoke.id ?? ""), prefix: prefix.description, via: via))
                             }
                         }
                     }
                 }
             }
         }
+        // A peering deleted on either side: the link (and the routes through it) goes.
+        for pair in peeringLinks.subtracting(wantedPairs) {
+            let ids = pair.split(separator: "|").map(String.init)
+            let leg = "p" + Self.short(pair).prefix(9)
+            if let first = ids.first { nsRun(vnetNamespace(first), ["ip", "link", "del", "\(leg)a"]) }
+            peeringLinks.remove(pair)
+        }
+        for r in transitRoutes.subtracting(wantedTransit) {
+            nsRun(r.namespace, ["ip", "route", "del", r.prefix, "via", r.via])
+        }
+        for r in wantedTransit.subtracting(transitRoutes) {
+            nsRun(r.namespace, ["ip", "route", "replace", r.prefix, "via", r.via])
+        }
+        transitRoutes = wantedTransit
     }
+
+    private struct TransitRoute: Hashable { var namespace: String; var prefix: String; var via: String }
 
     static func pairIndex(_ pair: String) -> UInt32 {
         var h: UInt32 = 2166136261
