@@ -129,7 +129,21 @@ rc=$?
 check "wrong password refused: E=691 at the client, non-zero exit" '[ $rc -ne 0 ] && grep -q "E=691" "$WORK/wrong.log"'
 check "the refusal is in the agent's status log" "wait_for 'grep -q \"authentication failed for alice\" $D/agents/*.status.json' 15"
 
-# 5. with strongSwan: a lab site behind a site-to-site connection routes the pool back.
+# 5. the real sstpc 1.0.18 (when installed) dials the gateway's server too, and disconnect ends it.
+if command -v sstpc >/dev/null; then
+  rm -f "$WORK/sc.ready"
+  start_bg cli "$WORK/sc.log" "$VPNGW" p2s connect --engine sstpc --server "$GWIP" --user alice --password Alice-pw-1 \
+    --tun sstp5 --route 10.1.0.0/16 --ready-file "$WORK/sc.ready" --ipparam "$NS_PREFIX-sc"
+  SC=${PIDS[-1]}
+  check "sstpc session up against the gateway's generated certificate" "wait_for '[ -s $WORK/sc.ready ]' 75"
+  check "sstpc client pings the VM" 'nsx cli ping -c 2 -i 0.2 -W 2 10.1.0.4 >/dev/null'
+  check "the sstpc session is listed (status is at most a second old)" 'wait_for "[ -n \"\$(session_of alice)\" ]" 25'
+  check "disconnect --user alice ends the sstpc session" 'V network vnet-gateway vpn-client disconnect -g rg -n gw1 --user alice >/dev/null && wait_for "! kill -0 $SC 2>/dev/null" 50'
+else
+  echo "  (sstpc not installed: the sstpc check is skipped)"
+fi
+
+# 6. with strongSwan: a lab site behind a site-to-site connection routes the pool back.
 if have_strongswan; then
   V network local-gateway create -g rg -n site1 --gateway-ip-address 198.51.100.211 --local-address-prefixes 192.168.1.0/24 --tags vpngw-lab=site >/dev/null
   V network vpn-connection create -g rg -n c1 --vnet-gateway1 gw1 --local-gateway2 site1 --shared-key "P2S-Site-Key-1" >/dev/null
@@ -144,7 +158,7 @@ else
   echo "  (strongSwan with kernel-libipsec not installed: the P2S → site check is skipped)"
 fi
 
-# 6. stopping serve tears the lab down.
+# 7. stopping serve tears the lab down.
 stop_serve
 check "serve stopped and the lab is gone" '! ip netns list | grep -q "^$LAB-"'
 summary
