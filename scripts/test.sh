@@ -10,7 +10,7 @@ say() { printf '\n==> %s\n' "$*"; }
 # tcpdump and iperf3 for the CLI and namespace tests; python3-pip; strongSwan with kernel-libipsec
 # (userspace ESP) as the interop peer.
 APT_PACKAGES=(libssl-dev libsqlite3-dev pkg-config curl iproute2 iputils-ping tcpdump iperf3 python3-pip
-  strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins)
+  strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins nftables socat sstp-client)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

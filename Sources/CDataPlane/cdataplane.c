@@ -31,6 +31,12 @@ int vpngw_if_set_mtu_up(const char *name, int mtu) {
     strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
     ifr.ifr_mtu = mtu;
     if (ioctl(s, SIOCSIFMTU, &ifr) < 0) { int e = errno; close(s); return -e; }
+    // A TUN's default queue (500) overflows under bursts while the reader seals a batch;
+    // each overflow is a TCP loss. 4096 absorbs a few batches.
+    memset(&ifr, 0, sizeof ifr);
+    strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+    ifr.ifr_qlen = 4096;
+    (void)ioctl(s, SIOCSIFTXQLEN, &ifr);
     if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) { int e = errno; close(s); return -e; }
     ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
     if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) { int e = errno; close(s); return -e; }

@@ -9,7 +9,7 @@ import Glibc
 
 /// Why the forwarding path dropped a packet (never thrown; counted).
 public enum ForwardingDrop: Int, CaseIterable, Sendable, CustomStringConvertible {
-    case notIPv4, noRoute, noOutboundSA, sealRefused, unknownSPI, espDropped, tunWriteFailed, udpSendFailed, innerSourceNotAllowed
+    case notIPv4, noRoute, noOutboundSA, sealRefused, unknownSPI, espDropped, tunWriteFailed, udpSendFailed, innerSourceNotAllowed, bandwidthCap
 
     public var description: String {
         switch self {
@@ -22,6 +22,7 @@ public enum ForwardingDrop: Int, CaseIterable, Sendable, CustomStringConvertible
         case .tunWriteFailed: "write to the TUN device failed"
         case .udpSendFailed: "UDP send failed"
         case .innerSourceNotAllowed: "inner source address outside the tunnel's remote prefixes"
+        case .bandwidthCap: "over the gateway's SKU bandwidth (shared fairly by its tunnels)"
         }
     }
 }
@@ -43,6 +44,8 @@ public struct DataPlaneCounters: Sendable {
     public var espDrops: [ESPDropReason: UInt64] = [:]
     public var ikeDatagrams: UInt64 = 0
     public var keepalives: UInt64 = 0
+    public var outboundCapDrops: UInt64 = 0
+    public var inboundCapDrops: UInt64 = 0
 }
 
 /// The userspace ESP data plane: one TUN device and UDP sockets (IKE 500, NAT-T 4500) on
@@ -65,10 +68,13 @@ public final class DataPlane: @unchecked Sendable {
         /// TCP MSS clamp for SYNs crossing the tunnel (Azure's 1350); 0 disables.
         public var mssClamp: UInt16
         public var socketBufferBytes: Int32
+        /// The gateway's SKU throughput, shared by all its tunnels, in each direction; nil: no cap.
+        public var rateLimitMbps: Int?
         public init(tunName: String = "vpngw%d", tunMTU: Int = 1400, localAddress: UInt32 = 0, ikePort: UInt16 = 500,
-                    nattPort: UInt16 = 4500, mssClamp: UInt16 = 1350, socketBufferBytes: Int32 = 7 << 20) {
+                    nattPort: UInt16 = 4500, mssClamp: UInt16 = 1350, socketBufferBytes: Int32 = 7 << 20, rateLimitMbps: Int? = nil) {
             self.tunName = tunName; self.tunMTU = tunMTU; self.localAddress = localAddress
             self.ikePort = ikePort; self.nattPort = nattPort; self.mssClamp = mssClamp; self.socketBufferBytes = socketBufferBytes
+            self.rateLimitMbps = rateLimitMbps
         }
     }
 
@@ -215,6 +221,7 @@ public final class DataPlane: @unchecked Sendable {
         let mtu = configuration.tunMTU
         let mss = configuration.mssClamp
         var batchesSincePublish = 0
+        var shaper = configuration.rateLimitMbps.map { FairShaper(megabitsPerSecond: $0) }
 
         while running.load(ordering: .relaxed) {
             if outboundPending.load(ordering: .acquiring) {
@@ -234,6 +241,7 @@ public final class DataPlane: @unchecked Sendable {
             if vpngw_wait_readable(tunFD, 50) <= 0 { continue }
             var count = 0
             var reads = 0
+            shaper?.refill(now: ContinuousClock.now)
             while reads < batch {
                 let slot = memory.baseAddress! + reads * slotSize
                 let n = read(tunFD, slot + headroom, mtu + 64)
@@ -243,6 +251,7 @@ public final class DataPlane: @unchecked Sendable {
                 guard let destination = IPv4Packet.destination(packet, length: n) else { drops[ForwardingDrop.notIPv4.rawValue] += 1; continue }
                 guard let t = routes.lookup(destination) else { drops[ForwardingDrop.noRoute.rawValue] += 1; continue }
                 guard let tunnel = tunnels[t] else { drops[ForwardingDrop.noOutboundSA.rawValue] += 1; continue }
+                if shaper != nil, !shaper!.admit(bytes: n, tunnel: t) { drops[ForwardingDrop.bandwidthCap.rawValue] += 1; continue }
                 if mss > 0 { IPv4Packet.clampTCPMSS(packet, length: n, maximum: mss) }
                 let buffer = UnsafeMutableRawBufferPointer(start: slot, count: slotSize)
                 switch tunnel.sa.seal(buffer, payload: headroom..<(headroom + n), nextHeader: .ipv4) {
@@ -274,6 +283,7 @@ public final class DataPlane: @unchecked Sendable {
         published.withLock { p in
             for (t, c) in perTunnel { p.tunnels[t, default: TunnelCounters()].packetsOut = c.packets; p.tunnels[t, default: TunnelCounters()].bytesOut = c.bytes }
             for d in [ForwardingDrop.notIPv4, .noRoute, .noOutboundSA, .sealRefused, .udpSendFailed] { p.drops[d] = drops[d.rawValue] }
+            p.outboundCapDrops = drops[ForwardingDrop.bandwidthCap.rawValue]
         }
     }
 
@@ -292,26 +302,33 @@ public final class DataPlane: @unchecked Sendable {
         var drops = [UInt64](repeating: 0, count: ForwardingDrop.allCases.count)
         var ike: UInt64 = 0, keepalives: UInt64 = 0
         var batchesSincePublish = 0
+        var shaper = configuration.rateLimitMbps.map { FairShaper(megabitsPerSecond: $0) }
 
-        while running.load(ordering: .relaxed) {
-            if inboundPending.load(ordering: .acquiring) {
-                inboundPending.store(false, ordering: .relaxed)
-                let commands = inboundCommands.withLock { c -> [InboundCommand] in defer { c.removeAll() }; return c }
-                for command in commands {
-                    switch command {
-                    case .installInbound(let t, let config):
-                        if let sa = try? config.makeInboundSA(installedAt: .now) { sad.install(sa); tunnelOfSPI[config.spi] = t }
-                    case .removeInbound(let spi):
-                        _ = sad.remove(spi: spi); tunnelOfSPI[spi] = nil
-                    }
+        func applyCommands() {
+            guard inboundPending.load(ordering: .acquiring) else { return }
+            inboundPending.store(false, ordering: .relaxed)
+            let commands = inboundCommands.withLock { c -> [InboundCommand] in defer { c.removeAll() }; return c }
+            for command in commands {
+                switch command {
+                case .installInbound(let t, let config):
+                    if let sa = try? config.makeInboundSA(installedAt: .now) { sad.install(sa); tunnelOfSPI[config.spi] = t }
+                case .removeInbound(let spi):
+                    _ = sad.remove(spi: spi); tunnelOfSPI[spi] = nil
                 }
             }
+        }
+        while running.load(ordering: .relaxed) {
+            applyCommands()
             for i in 0..<batch {
                 datagrams[i] = vpngw_datagram(data: (memory.baseAddress! + i * slotSize).assumingMemoryBound(to: UInt8.self),
                                               capacity: UInt32(slotSize), length: 0, addr_be: 0, port: 0)
             }
             let n = Int(vpngw_udp_recv_batch(nattFD, datagrams, Int32(batch), 50))
             if n <= 0 { continue }
+            // An SA installed while we waited must be in place before the peer's first packet
+            // under it is looked up (make-before-break).
+            applyCommands()
+            shaper?.refill(now: ContinuousClock.now)
             for i in 0..<n {
                 let slot = memory.baseAddress! + i * slotSize
                 let length = Int(datagrams[i].length)
@@ -330,7 +347,9 @@ public final class DataPlane: @unchecked Sendable {
                     switch sad.open(buffer, packet: 0..<length) {
                     case .payload(let inner, _):
                         let t = tunnelOfSPI[spi] ?? -1
-                        if write(tunFD, slot + inner.lowerBound, inner.count) < 0 {
+                        if shaper != nil, !shaper!.admit(bytes: inner.count, tunnel: t) {
+                            drops[ForwardingDrop.bandwidthCap.rawValue] += 1
+                        } else if write(tunFD, slot + inner.lowerBound, inner.count) < 0 {
                             drops[ForwardingDrop.tunWriteFailed.rawValue] += 1
                         } else {
                             perTunnel[t, default: (0, 0)].packets &+= 1
@@ -360,6 +379,8 @@ public final class DataPlane: @unchecked Sendable {
                 p.tunnels[t, default: TunnelCounters()].bytesIn = c.bytes
             }
             for d in [ForwardingDrop.tunWriteFailed, .espDropped, .unknownSPI] { p.drops[d] = drops[d.rawValue] }
+            p.inboundCapDrops = drops[ForwardingDrop.bandwidthCap.rawValue]
+            p.drops[.bandwidthCap] = p.inboundCapDrops + p.outboundCapDrops
             var esp: [ESPDropReason: UInt64] = [:]
             for reason in ESPDropReason.allCases { esp[reason] = sad.drops[reason] }
             for spi in sad.spis { if let sa = sad.inboundSA(spi: spi) { for reason in ESPDropReason.allCases { esp[reason, default: 0] += sa.counters.drops[reason] } } }

@@ -10,6 +10,8 @@ public struct AgentConfig: Codable, Sendable, Equatable {
     public var tunnels: [AgentTunnel]
     /// Lab mode: the network namespace the agent runs in.
     public var namespace: String?
+    /// The SKU's aggregate throughput, shared by all tunnels (per direction); nil: uncapped.
+    public var bandwidthMbps: Int?
     /// Point-to-site (SSTP) server, when the gateway's vpnClientConfiguration lists SSTP.
     public var p2s: AgentP2S?
     public init(gateway: String, localAddress: String, tunName: String, tunnels: [AgentTunnel], namespace: String? = nil, p2s: AgentP2S? = nil) {

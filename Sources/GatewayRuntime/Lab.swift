@@ -262,6 +262,11 @@ public final class LabNetwork: @unchecked Sendable {
                 }
             }
             let name = "c" + Self.short(c.id ?? "")
+            // The site initiates only when vpngw will not (ResponderOnly). Both initiating at once
+            // left two IKE SAs per tunnel, and with start_action=start every reload of a changed
+            // config (e.g. another site's prefixes added for transit) tears the site's SAs down and
+            // re-initiates them, so a change to one connection cost the others packets.
+            let startAction = c.properties.connectionMode == .ResponderOnly ? "start" : "none"
             conns += """
               \(name) {
                 version = 2
@@ -279,7 +284,7 @@ public final class LabNetwork: @unchecked Sendable {
                     local_ts = \(local.joined(separator: ","))
                     remote_ts = \(remote.joined(separator: ","))
                     esp_proposals = aes128gcm16,aes256gcm16,aes256-sha256,default
-                    start_action = start
+                    start_action = \(startAction)
                     dpd_action = restart
                   }
                 }

@@ -16,8 +16,10 @@ public final class Reconciler: Provisioner, @unchecked Sendable {
         public var executable: String
         /// Lab mode: the namespaces that stand in for the network; nil in host mode.
         public var lab: LabNetwork?
-        public init(directory: URL, executable: String, lab: LabNetwork? = nil) {
-            self.directory = directory; self.executable = executable; self.lab = lab
+        /// Ignore SKU bandwidth caps (an explicit operator choice, e.g. for lab benchmarks).
+        public var liftBandwidthCaps: Bool
+        public init(directory: URL, executable: String, lab: LabNetwork? = nil, liftBandwidthCaps: Bool = false) {
+            self.directory = directory; self.executable = executable; self.lab = lab; self.liftBandwidthCaps = liftBandwidthCaps
         }
     }
 
@@ -173,10 +175,14 @@ public final class Reconciler: Provisioner, @unchecked Sendable {
                     notRunning[ckey] = why.message
                 }
             }
-            let p2s = pointToSite(gw, address: address)
-            if let p2s { p2sConfigs[(gw.id ?? "").lowercased()] = p2s }
-            wanted[(gw.id ?? "").lowercased()] = AgentConfig(gateway: gw.id ?? "", localAddress: address,
-                                                             tunName: Self.tunName(for: gw.id ?? ""), tunnels: tunnels, namespace: namespace, p2s: p2s)
+            var config = AgentConfig(gateway: gw.id ?? "", localAddress: address,
+                                     tunName: Self.tunName(for: gw.id ?? ""), tunnels: tunnels, namespace: namespace)
+            if !options.liftBandwidthCaps, let sku = GatewaySKU(caseInsensitive: gw.properties.sku?.name ?? "") {
+                config.bandwidthMbps = sku.throughputMbps(generation: gw.properties.vpnGatewayGeneration ?? .Generation1, gatewayType: .Vpn)
+            }
+            config.p2s = pointToSite(gw, address: address)
+            if let p2s = config.p2s { p2sConfigs[(gw.id ?? "").lowercased()] = p2s }
+            wanted[(gw.id ?? "").lowercased()] = config
         }
         apply(wanted)
         state.withLock { s in

@@ -29,7 +29,7 @@ struct GatewayAgentCommand: AsyncParsableCommand {
             try? AgentFiles.write(AgentStatus(pid: pid, updatedAt: Date(), error: "local address \(config.localAddress) is not IPv4"), to: statusURL)
             throw ExitCode(1)
         }
-        let plane = DataPlane(.init(tunName: config.tunName, localAddress: local))
+        let plane = DataPlane(.init(tunName: config.tunName, localAddress: local, rateLimitMbps: config.bandwidthMbps))
         let service = TunnelService(plane: plane)
         var applied: [Int: AgentTunnel] = [:]
         var definitions: [TunnelDefinition] = []
@@ -47,7 +47,7 @@ struct GatewayAgentCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         for t in applied.values { Self.routes(t.remotePrefixes, add: true, dev: plane.tunDeviceName) }
-        emit("agent for \(config.gateway) up on \(config.localAddress), TUN \(plane.tunDeviceName), \(applied.count) tunnel(s)")
+        emit("agent for \(config.gateway) up on \(config.localAddress), TUN \(plane.tunDeviceName), \(applied.count) tunnel(s), bandwidth \(config.bandwidthMbps.map { "\($0) Mbit/s per direction" } ?? "uncapped")")
 
         let p2s = AgentP2SRunner(localAddress: config.localAddress, configURL: configURL)
         p2s.apply(config.p2s)

@@ -51,12 +51,11 @@ struct LabCommand: AsyncParsableCommand {
             }
             let args = command.first == "--" ? Array(command.dropFirst()) : command
             guard !args.isEmpty else { throw ValidationError("give the command after --, e.g. -- ping -c 3 10.2.0.4") }
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-            p.arguments = ["netns", "exec", ns] + args
-            try p.run()
-            p.waitUntilExit()
-            if p.terminationStatus != 0 { throw ExitCode(p.terminationStatus) }
+            // Become the command (exec), so daemons, signals and exit codes behave as if run directly.
+            let argv = ["ip", "netns", "exec", ns] + args
+            var cArgs = argv.map { strdup($0) } + [nil]
+            execv("/usr/sbin/ip", &cArgs)
+            throw ValidationError("cannot run ip netns exec: \(String(cString: strerror(errno)))")
         }
     }
 

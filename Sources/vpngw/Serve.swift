@@ -46,6 +46,9 @@ struct Serve: AsyncParsableCommand {
 
     enum DataPlaneMode: String, ExpressibleByArgument, CaseIterable { case host, lab, off }
 
+    @Flag(name: .customLong("lift-bandwidth-caps"), help: "Do not cap gateways at their SKU's throughput (for lab benchmarks).")
+    var liftBandwidthCaps = false
+
     func validate() throws {
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together.") }
         for p in publicIPPool {
@@ -67,7 +70,7 @@ struct Serve: AsyncParsableCommand {
         let admission = Admission(context: AdmissionContext(allocatePublicIP: AdmissionContext.poolAllocator(pools)))
         let lab = dataPlane == .lab ? LabNetwork(prefix: "vl" + String(subscription.prefix(4)), directory: dir.appendingPathComponent("lab"), logger: logger) : nil
         let reconciler: Reconciler? = dataPlane == .off ? nil
-            : Reconciler(options: .init(directory: dir.appendingPathComponent("agents"), executable: Self.ownExecutable(), lab: lab), logger: logger)
+            : Reconciler(options: .init(directory: dir.appendingPathComponent("agents"), executable: Self.ownExecutable(), lab: lab, liftBandwidthCaps: liftBandwidthCaps), logger: logger)
         let service = try ResourceService(store: store, admission: admission, provisioner: reconciler ?? ImmediateProvisioner(), logger: logger)
         if let reconciler { await reconciler.attach { await service.snapshot } }
         await service.resumeInterruptedOperations()

@@ -32,6 +32,8 @@ struct TunnelCommand: AsyncParsableCommand {
         var peerPort: UInt16?
         var remotePrefixes: [String]
         var mssClamp: UInt16?
+        /// Cap in Mbit/s per direction, shared by the tunnel(s) of this data plane.
+        var rateMbps: Int?
         var manual: Manual?
         var ike: IKE?
         struct IKE: Codable {
@@ -76,7 +78,8 @@ struct TunnelCommand: AsyncParsableCommand {
                 routes.append((prefix.address.v4Value, prefix.length, 1))
             }
             let planeConfig = DataPlane.Configuration(tunName: config.tunName ?? "vpngw%d", tunMTU: config.tunMTU ?? 1400, localAddress: local,
-                                        ikePort: config.ikePort ?? 500, nattPort: config.nattPort ?? 4500, mssClamp: config.mssClamp ?? 1350)
+                                        ikePort: config.ikePort ?? 500, nattPort: config.nattPort ?? 4500, mssClamp: config.mssClamp ?? 1350,
+                                                          rateLimitMbps: config.rateMbps)
             let plane = DataPlane(planeConfig)
             var service: TunnelService?
             if let ike = config.ike {

@@ -16,7 +16,11 @@ skip_all() { echo "SKIP: $*"; echo "$(basename "$0"): 0 passed, 0 failed, 1 skip
 
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  sleep 0.3
+  # Give daemons (vpngw serve tears its lab down on SIGTERM) up to 5 s before SIGKILL.
+  for _ in $(seq 1 50); do
+    alive=0; for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break; sleep 0.1
+  done
   for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
   for n in $(ip netns list | awk '{print $1}' | grep "^$NS_PREFIX-"); do
     for p in $(ip netns pids "$n" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
@@ -25,6 +29,7 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 # lan-a 10.1.0.2 — gw-a [10.1.0.1 | 192.0.2.1] ══ underlay ══ [192.0.2.2 | 10.2.0.1] gw-b — lan-b 10.2.0.2
 topo4() {
