@@ -1,4 +1,6 @@
 # shellcheck shell=bash
+# (Run directly, e.g. by scripts/test.sh's Tests/netns/*.sh loop, it is a no-op.)
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then echo "$(basename "$0"): helper library, 0 passed, 0 failed"; exit 0; fi
 # Helpers for the lab-mode namespace tests: a private `vpngw serve --data-plane lab` driven through
 # the CLI. Source after lib.sh and strongswan.sh. The lab's own namespaces ("vl" + the first four
 # characters of the serve's subscription) are removed by serve on SIGTERM; if serve died, lab_stop
