@@ -3,8 +3,8 @@
 # real sstpc driven by `vpngw p2s connect`), session setups per second, memory per idle session.
 # Prints figures; not pass/fail. Use a release build:
 #   swift build -c release --scratch-path .build-release --product vpngw
-#   VPNGW_BIN=.build-release/release/vpngw Tests/netns/sstp_bench.sh [seconds]
-source "$(dirname "$0")/lib.sh"
+#   VPNGW_BIN=.build-release/release/vpngw Benchmarks/sstp_p2s.sh [seconds]
+source "$(dirname "$0")/../Tests/netns/lib.sh"
 SECS=${1:-5}
 [ "$(id -u)" = 0 ] || skip_all "needs root"
 command -v iperf3 >/dev/null || skip_all "iperf3 missing"
