@@ -57,6 +57,23 @@ public struct TunnelStatus: Sendable, Equatable {
     public var log: [String] = []
     /// Lines ever appended to `log` (a reader that printed n of them prints the last count − n).
     public var logCount: Int = 0
+    /// Initiator: monotonic time from the start of IKE_SA_INIT to the first CHILD SA installed.
+    public var setupDuration: Duration?
+}
+
+/// Denial-of-service counters of the IKE responder (RFC 7296 §2.6), across all tunnels.
+public struct IKEResponderStats: Sendable, Equatable {
+    /// Responder IKE SAs that answered IKE_SA_INIT and wait for IKE_AUTH.
+    public var halfOpen = 0
+    public var halfOpenPeak = 0
+    /// IKE_SA_INIT requests answered with a stateless N(COOKIE) (no state kept).
+    public var cookiesDemanded = 0
+    /// Requests that came back with a valid cookie and went on.
+    public var cookiesAccepted = 0
+    /// Half-open SAs dropped because IKE_AUTH never came.
+    public var halfOpenExpired = 0
+    public var cookieThreshold = 0
+    public init() {}
 }
 
 /// Drives IKE SAs for a set of tunnels over the data plane's sockets and installs the CHILD SAs
@@ -87,6 +104,10 @@ public final class TunnelService: @unchecked Sendable {
         var retiredDeadline: IKEInstant?
         /// Our SPIs routed to this negotiation (current IKE SA and retired ones still answering).
         var spis: Set<UInt64> = []
+        /// When IKE_SA_INIT started (initiator) or arrived (responder): setup time and half-open expiry.
+        var startedAt: IKEInstant
+        var setupReported = false
+        var isHalfOpenResponder: Bool { sa.role == .responder && sa.phase == .awaitingAuth }
     }
     private struct Tunnel {
         var definition: TunnelDefinition
@@ -99,11 +120,33 @@ public final class TunnelService: @unchecked Sendable {
     private var tunnels: [Int: Tunnel] = [:]
     private var tunnelOfSPI: [UInt64: Int] = [:]
     private let statusSnapshot = Mutex<[Int: TunnelStatus]>([:])
+    private let logStamp = ISO8601DateFormatter()
+    /// RFC 7296 §2.6 stateless cookies once `cookieThreshold` responder SAs are half-open.
+    private var cookieGuard: CookieGuard
+    private let halfOpenTimeout: Duration
+    private var cookieSecretRotatedAt: IKEInstant
+    /// Responder SAs in IKE_SA_INIT-answered state, by tunnel and SPI (kept in step by `store`).
+    private var halfOpen: Set<UInt64> = []
+    private var responderStats = IKEResponderStats()
+    private let responderStatsSnapshot = Mutex(IKEResponderStats())
 
-    public init(plane: DataPlane, random: any RandomSource = SystemRandomSource()) {
+    /// - Parameters:
+    ///   - cookieThreshold: half-open responder IKE SAs (all tunnels together) at or above which a new
+    ///     IKE_SA_INIT without a valid cookie gets a stateless N(COOKIE) and creates no state.
+    ///   - halfOpenTimeout: a responder IKE SA that has not completed IKE_AUTH by then is dropped.
+    public init(plane: DataPlane, random: any RandomSource = SystemRandomSource(), cookieThreshold: Int = 50,
+                halfOpenTimeout: Duration = .seconds(30)) {
         self.plane = plane
         self.random = random
+        self.cookieGuard = CookieGuard(threshold: cookieThreshold, random: ErasedRandom(base: random))
+        self.halfOpenTimeout = halfOpenTimeout
+        self.cookieSecretRotatedAt = IKEInstant(nanoseconds: 0)
+        self.responderStats.cookieThreshold = cookieThreshold
+        self.responderStatsSnapshot.withLock { $0.cookieThreshold = cookieThreshold }
     }
+
+    /// Half-open SAs, cookies demanded and expiries (RFC 7296 §2.6), across all tunnels.
+    public var ikeResponderStats: IKEResponderStats { responderStatsSnapshot.withLock { $0 } }
 
     private func now() -> IKEInstant {
         let d = epoch.duration(to: .now)
@@ -117,7 +160,9 @@ public final class TunnelService: @unchecked Sendable {
             service.queue.async { service.received(bytes, from: peer, port: port, localPort: localPort) }
         }
         queue.sync {
-            for d in definitions { add(d) }
+            for d in definitions { tunnels[d.id] = Tunnel(definition: d) }
+            updateRoutes()
+            for d in definitions { begin(d) }
         }
         let t = DispatchSource.makeTimerSource(queue: queue)
         t.schedule(deadline: .now() + .milliseconds(20), repeating: .milliseconds(20))
@@ -142,6 +187,16 @@ public final class TunnelService: @unchecked Sendable {
         }
     }
 
+    /// Adds or replaces several tunnels at once (routes pushed once); initiators start at once.
+    public func upsert(_ definitions: [TunnelDefinition]) {
+        queue.async {
+            for d in definitions where self.tunnels[d.id] != nil { self.remove(d.id) }
+            for d in definitions { self.tunnels[d.id] = Tunnel(definition: d) }
+            self.updateRoutes()
+            for d in definitions { self.begin(d) }
+        }
+    }
+
     public func removeTunnel(_ id: Int) { queue.async { self.remove(id) } }
 
     public func status(_ id: Int) -> TunnelStatus? { statusSnapshot.withLock { $0[id] } }
@@ -152,9 +207,17 @@ public final class TunnelService: @unchecked Sendable {
 
     private func add(_ d: TunnelDefinition) {
         tunnels[d.id] = Tunnel(definition: d)
+        updateRoutes()
+        begin(d)
+    }
+
+    private func begin(_ d: TunnelDefinition) {
+        if d.mode != .responderOnly { initiate(d.id) } else { publish(d.id) }
+    }
+
+    private func updateRoutes() {
         let routes = tunnels.values.flatMap { t in t.definition.remotePrefixes.map { (network: $0.network, length: $0.length, tunnel: t.definition.id) } }
         plane.setRoutes(routes)
-        if d.mode != .responderOnly { initiate(d.id) } else { publish(d.id) }
     }
 
     private func remove(_ id: Int) {
@@ -165,13 +228,13 @@ public final class TunnelService: @unchecked Sendable {
         for (spi, n) in t.negotiations {
             tunnelOfSPI[spi] = nil
             for alias in n.spis { tunnelOfSPI[alias] = nil }
+            trackHalfOpen(spi, false)
         }
         for spi in t.installedInbound { plane.removeInboundSA(spi: spi) }
         t.installedInbound = []
         plane.removeTunnel(id)
         tunnels[id] = nil
-        let routes = tunnels.values.flatMap { t in t.definition.remotePrefixes.map { (network: $0.network, length: $0.length, tunnel: t.definition.id) } }
-        plane.setRoutes(routes)
+        updateRoutes()
         statusSnapshot.withLock { $0[id] = nil }
     }
 
@@ -188,7 +251,7 @@ public final class TunnelService: @unchecked Sendable {
         guard var t = tunnels[id] else { return }
         var sa = IKESA(role: .initiator, configuration: configuration(t.definition), random: random)
         let spi = sa.initiatorSPI
-        var n = Negotiation(sa: sa, remotePort: 500, useNATT: false, lastReceived: now())
+        var n = Negotiation(sa: sa, remotePort: 500, useNATT: false, lastReceived: now(), startedAt: now())
         t.status.state = .connecting
         t.retryAt = nil
         appendLog(&t, "initiating IKE_SA_INIT to \(IPv4.format(t.definition.peerAddress))")
@@ -210,7 +273,9 @@ public final class TunnelService: @unchecked Sendable {
             tunnels[id]?.negotiations[spi] = nil
             tunnelOfSPI[spi] = nil
             for alias in n.spis { tunnelOfSPI[alias] = nil }
+            trackHalfOpen(spi, false)
         default:
+            trackHalfOpen(spi, n.isHalfOpenResponder)
             let key = n.sa.localSPI
             let current = Set(n.sa.localSPIs.filter { $0 != 0 })
             for gone in n.spis.subtracting(current) where tunnelOfSPI[gone] == id { tunnelOfSPI[gone] = nil }
@@ -253,8 +318,25 @@ public final class TunnelService: @unchecked Sendable {
             store(n, tunnel: id, spi: spi)
             return
         }
+        // RFC 7296 §2.6: past the threshold, only a request carrying our cookie creates state.
+        if halfOpen.count >= cookieGuard.threshold {
+            guard let message = try? IKEMessage.parse(bytes) else { return }
+            switch cookieGuard.check(message, from: IKEEndpoint(address: ipv4Bytes(peer)), halfOpen: halfOpen.count) {
+            case .demandCookie(let reply):
+                plane.sendIKE(reply, to: peer, port: port, fromNATTPort: localPort != plane.configuration.ikePort)
+                if responderStats.cookiesDemanded == 0 {
+                    appendLog(id, "\(halfOpen.count) half-open IKE SAs: answering IKE_SA_INIT with a cookie (RFC 7296 §2.6)")
+                    publish(id)
+                }
+                responderStats.cookiesDemanded += 1
+                publishResponderStats()
+                return
+            case .proceed:
+                responderStats.cookiesAccepted += 1
+            }
+        }
         var sa = IKESA(role: .responder, configuration: configuration(t.definition), random: random)
-        var n = Negotiation(sa: sa, remotePort: port, useNATT: localPort != plane.configuration.ikePort, lastReceived: now())
+        var n = Negotiation(sa: sa, remotePort: port, useNATT: localPort != plane.configuration.ikePort, lastReceived: now(), startedAt: now())
         let actions = sa.handle(.received(bytes), now: now())
         n.sa = sa
         let spi = sa.responderSPI
@@ -343,7 +425,16 @@ public final class TunnelService: @unchecked Sendable {
             t.status.state = .connected
             t.status.reason = nil
             t.status.establishedAt = Date()
-            appendLog(&t, "CHILD SA established (\(suite)), SPIs in \(hex32(inSPI)) out \(hex32(outSPI))")
+            var took = ""
+            if !n.setupReported {
+                // Reports come after the CHILD SA is installed (perform installs first).
+                n.setupReported = true
+                let d = Duration.nanoseconds(now().nanoseconds - n.startedAt.nanoseconds)
+                if n.sa.role == .initiator { t.status.setupDuration = d }
+                took = String(format: " in %.2f ms", d.milliseconds)
+                if n.sa.role == .responder { took += " after IKE_SA_INIT arrived" }
+            }
+            appendLog(&t, "CHILD SA established (\(suite)), SPIs in \(hex32(inSPI)) out \(hex32(outSPI))\(took)")
         case .natDetected(let local, let remote):
             if local || remote {
                 n.useNATT = true
@@ -400,6 +491,11 @@ public final class TunnelService: @unchecked Sendable {
 
     private func tick() {
         let now = now()
+        if cookieSecretRotatedAt + .seconds(300) <= now {
+            if cookieSecretRotatedAt != IKEInstant(nanoseconds: 0) { cookieGuard.rotateSecret(random: ErasedRandom(base: random)) }
+            cookieSecretRotatedAt = now
+        }
+        if !halfOpen.isEmpty { expireHalfOpen(now) }
         for id in Array(tunnels.keys) {
             guard let t = tunnels[id] else { continue }
             if let retry = t.retryAt, retry <= now, t.negotiations.values.allSatisfy({ $0.sa.phase != .established }) {
@@ -407,6 +503,8 @@ public final class TunnelService: @unchecked Sendable {
                 continue
             }
             for (spi, var n) in t.negotiations {
+                // Nothing due: skip (with many tunnels, a store per negotiation per tick adds up).
+                if !isDue(n, t.definition, now) { continue }
                 var actions: [IKESAAction] = []
                 if let deadline = n.retransmitDeadline, deadline <= now {
                     n.retransmitDeadline = nil
@@ -463,10 +561,55 @@ public final class TunnelService: @unchecked Sendable {
         }
     }
 
+    /// Whether `tick` has anything to do for this negotiation now (mirrors its conditions).
+    private func isDue(_ n: Negotiation, _ d: TunnelDefinition, _ now: IKEInstant) -> Bool {
+        if let t = n.retransmitDeadline, t <= now { return true }
+        if let t = n.retiredDeadline, t <= now { return true }
+        guard n.sa.phase == .established else { return false }
+        if let t = n.ikeRekeyAt, t <= now { return true }
+        if let t = n.childRekeyAt, t <= now, !n.sa.childSAs.isEmpty { return true }
+        if n.livenessProbeSent == nil, n.lastReceived + d.dpdTimeout / 3 <= now, n.retransmitDeadline == nil { return true }
+        if n.livenessProbeSent != nil, n.lastReceived + d.dpdTimeout <= now { return true }
+        return false
+    }
+
+    /// Drops responder SAs still waiting for IKE_AUTH after `halfOpenTimeout` (RFC 7296 §2.6).
+    private func expireHalfOpen(_ now: IKEInstant) {
+        var expiredHere: [Int: Int] = [:]
+        for spi in halfOpen {
+            guard let id = tunnelOfSPI[spi], let n = tunnels[id]?.negotiations[spi] else { trackHalfOpen(spi, false); continue }
+            guard n.isHalfOpenResponder, n.startedAt + halfOpenTimeout <= now else { continue }
+            tunnels[id]?.negotiations[spi] = nil
+            tunnelOfSPI[spi] = nil
+            for alias in n.spis { tunnelOfSPI[alias] = nil }
+            trackHalfOpen(spi, false)
+            responderStats.halfOpenExpired += 1
+            expiredHere[id, default: 0] += 1
+        }
+        for (id, count) in expiredHere {
+            appendLog(id, "\(count) half-open IKE SA(s) expired: no IKE_AUTH within \(halfOpenTimeout)")
+            publish(id)
+        }
+        if !expiredHere.isEmpty { publishResponderStats() }
+    }
+
+    private func trackHalfOpen(_ spi: UInt64, _ isHalfOpen: Bool) {
+        let changed = isHalfOpen ? halfOpen.insert(spi).inserted : halfOpen.remove(spi) != nil
+        guard changed else { return }
+        responderStats.halfOpen = halfOpen.count
+        responderStats.halfOpenPeak = max(responderStats.halfOpenPeak, halfOpen.count)
+        publishResponderStats()
+    }
+
+    private func publishResponderStats() {
+        let s = responderStats
+        responderStatsSnapshot.withLock { $0 = s }
+    }
+
     // MARK: Status
 
     private func appendLog(_ t: inout Tunnel, _ line: String) {
-        let stamp = ISO8601DateFormatter().string(from: Date())
+        let stamp = logStamp.string(from: Date())
         t.status.log.append("\(stamp) \(line)")
         t.status.logCount += 1
         if t.status.log.count > 50 { t.status.log.removeFirst(t.status.log.count - 50) }
@@ -484,8 +627,17 @@ public final class TunnelService: @unchecked Sendable {
 }
 
 private func bytes(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 16 & 0xff), UInt8(v >> 8 & 0xff), UInt8(v & 0xff)] }
+private struct ErasedRandom: RandomSource {
+    let base: any RandomSource
+    func bytes(_ count: Int) -> [UInt8] { base.bytes(count) }
+}
+private func ipv4Bytes(_ v: UInt32) -> [UInt8] { bytes(v) }
 private func hex32(_ v: UInt32) -> String { String(format: "%08x", v) }
 private func hex64(_ v: UInt64) -> String { String(format: "%016llx", v) }
+
+extension Duration {
+    fileprivate var milliseconds: Double { Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15 }
+}
 
 extension ESPCipherSuite {
     /// The ESP transform for a negotiated CHILD SA suite.

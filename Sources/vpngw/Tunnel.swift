@@ -47,6 +47,10 @@ struct TunnelCommand: AsyncParsableCommand {
             var childRekeySeconds: Int?
             /// IKE SA lifetime before a rekey (default 28800 s, Azure's), minus up to 10 % jitter.
             var ikeRekeySeconds: Int?
+            /// RFC 7296 §2.6: half-open responder SAs at which cookies are demanded (default 50).
+            var cookieThreshold: Int?
+            /// Half-open responder SAs are dropped after this (default 30 s).
+            var halfOpenTimeoutSeconds: Int?
         }
     }
 
@@ -98,7 +102,8 @@ struct TunnelCommand: AsyncParsableCommand {
                 if let dpd = ike.dpdTimeoutSeconds { definition.dpdTimeout = .seconds(dpd) }
                 if let rekey = ike.childRekeySeconds { definition.childRekeyAfter = .seconds(rekey) }
                 if let rekey = ike.ikeRekeySeconds { definition.ikeRekeyAfter = .seconds(rekey) }
-                let s = TunnelService(plane: plane)
+                let s = TunnelService(plane: plane, cookieThreshold: ike.cookieThreshold ?? 50,
+                                      halfOpenTimeout: .seconds(ike.halfOpenTimeoutSeconds ?? 30))
                 try s.start([definition])
                 service = s
             } else {
@@ -129,7 +134,11 @@ struct TunnelCommand: AsyncParsableCommand {
             }
             _ = stop
             watcher?.printChanges()
-            if let service { service.stop() } else { plane.stop() }
+            if let service {
+                let st = service.ikeResponderStats
+                emit("IKE responder at exit: half-open \(st.halfOpen) (peak \(st.halfOpenPeak)), cookies demanded \(st.cookiesDemanded), accepted \(st.cookiesAccepted), half-open expired \(st.halfOpenExpired)")
+                service.stop()
+            } else { plane.stop() }
             printCounters(plane)
         }
     }
@@ -140,8 +149,19 @@ final class TunnelStatusPrinter: @unchecked Sendable {
     let service: TunnelService
     private let printed = NSLock()
     private var seen = 0
-    init(service: TunnelService) { self.service = service }
+    private var lastStats: IKEResponderStats
+    init(service: TunnelService) { self.service = service; lastStats = service.ikeResponderStats }
     func printChanges() {
+        let stats = service.ikeResponderStats
+        printed.withLock {
+            // RFC 7296 §2.6 counters, when they move (cookies under a flood of IKE_SA_INIT).
+            var s = stats, l = lastStats
+            s.halfOpenPeak = 0; l.halfOpenPeak = 0; s.halfOpen = 0; l.halfOpen = 0
+            if s != l || (stats.halfOpen != lastStats.halfOpen && stats.cookiesDemanded > 0) {
+                emit("IKE responder: half-open \(stats.halfOpen) (peak \(stats.halfOpenPeak), cookie threshold \(stats.cookieThreshold)), cookies demanded \(stats.cookiesDemanded), accepted \(stats.cookiesAccepted), half-open expired \(stats.halfOpenExpired)")
+            }
+            lastStats = stats
+        }
         guard let status = service.status(1) else { return }
         printed.withLock {
             // The log is bounded: print the lines added since last time, as many as are still kept.

@@ -173,10 +173,15 @@ public struct IKESA: Sendable {
 
     mutating func sendInitRequest(group: DHGroup, cookie: [UInt8]?, now: IKEInstant) -> [IKESAAction] {
         let keyPair: KeyExchangeKeyPair
-        do {
-            keyPair = try KeyExchangeKeyPair.generate(group: group, random: random)
-        } catch {
-            return fail(.cryptoFailure(error))
+        // A cookie retry repeats the original request (RFC 7296 §2.6): same nonce, same KE value.
+        if case let .initiatorInitSent(previousPair, _, _) = state, previousPair.group == group {
+            keyPair = previousPair
+        } else {
+            do {
+                keyPair = try KeyExchangeKeyPair.generate(group: group, random: random)
+            } catch {
+                return fail(.cryptoFailure(error))
+            }
         }
         let nonce: [UInt8]
         if case let .initiatorInitSent(_, previous, _) = state { nonce = previous } else { nonce = random.bytes(32) }
