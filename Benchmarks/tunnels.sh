@@ -11,9 +11,17 @@
 # process and per thread, over the first iperf3 run), then prints a table with the ratios
 # vpngw/strongSwan and vpngw/wireguard-go next to issue 3's targets, marked met/MISSED.
 #
-# Usage: sudo Benchmarks/tunnels.sh [--quick] [--only vpngw|strongswan|wireguard[,…]] [--suites "S1 S2"]
+# With IKE (the `ike` config section) it also measures vpngw ↔ vpngw and vpngw (gw-a) ↔ strongSwan
+# (gw-b) throughput, the tunnel setup time (IKE_SA_INIT → CHILD SA installed: vpngw's own monotonic
+# figure from its log line, strongSwan's as the anchors measure it, `swanctl --initiate` wall time)
+# and IKE_SA+CHILD_SA setups per second (`vpngw bench ike`, N tunnels at once from one address,
+# both ends on the same 2 cores; strongSwan's rate measured in the same run the anchors' way,
+# b_strongswan.sh: N connections with start_action=start, DoS protection off).
+#
+# Usage: sudo Benchmarks/tunnels.sh [--quick] [--only vpngw|vpngwike|vpngwss|strongswan|wireguard[,…]] [--suites "S1 S2"] [--no-ike-bench]
 #   --quick   1 iperf3 run of 5 s per scenario (a smoke run, not a figure to quote)
 #   --only    run only these implementations (the baseline always runs: added RTT needs it)
+#   --no-ike-bench  skip the setup-time and setups-per-second sections
 #   --suites  ESP suites for vpngw and strongSwan (default: aes128gcm16 aes256-sha256)
 #   --perf    after the measured runs of each vpngw scenario, one extra (uncounted) iperf3 run
 #             under `perf record -a -g -e cpu-clock` (apt: linux-perf); prints where the vpngw
@@ -21,7 +29,9 @@
 # Env: VPNGW_BIN (default .build-release/release/vpngw, else .build/release/vpngw; built with
 #      `swift build -c release` only if neither exists), BENCH_RUNS, BENCH_SECS, BENCH_PINGS,
 #      BENCH_IDLE_WAIT (max seconds to wait for an idle machine, default 60),
-#      BENCH_TUN_TXQLEN (experiment: set vpngw's TUN txqueuelen; the kernel default is 500).
+#      BENCH_TUN_TXQLEN (experiment: set vpngw's TUN txqueuelen; the kernel default is 500),
+#      IKE_RATE_N (tunnels per setup-rate run, default 1000), IKE_RATE_REPS (default 3; 1 with --quick),
+#      SETUP_REPS (setup-time samples per pair, default 5).
 # Raw results (iperf3 JSON, logs, configs, CPU samples, results.tsv) stay in a temp dir whose
 # path is printed at the end.
 #
@@ -45,10 +55,12 @@ ONLY=""
 SUITES="aes128gcm16 aes256-sha256"
 QUICK=0
 PERF=0
+IKE_BENCH=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1; RUNS=${BENCH_RUNS:-1}; SECS=${BENCH_SECS:-5}; IDLE_WAIT=${BENCH_IDLE_WAIT:-20} ;;
     --perf) PERF=1 ;;
+    --no-ike-bench) IKE_BENCH=0 ;;
     --only) [ $# -ge 2 ] || { echo "--only needs an argument" >&2; exit 2; }; ONLY="${2//,/ }"; shift ;;
     --only=*) ONLY="${1#--only=}"; ONLY="${ONLY//,/ }" ;;
     --suites) [ $# -ge 2 ] || { echo "--suites needs an argument" >&2; exit 2; }; SUITES="$2"; shift ;;
@@ -71,20 +83,22 @@ PIDS=()
 CURRENT_IMPL=""
 
 # ---------------------------------------------------------------- implementations
-ALL_IMPLS="vpngw strongswan wireguard"
+ALL_IMPLS="vpngw vpngwike vpngwss strongswan wireguard"
 declare -A IMPL_LABEL=(
   [baseline]="routed, no tunnel"
   [vpngw]="vpngw ↔ vpngw (static SAs)"
+  [vpngwike]="vpngw ↔ vpngw (IKE)"
+  [vpngwss]="vpngw ↔ strongSwan (IKE)"
   [strongswan]="strongSwan ↔ strongSwan"
   [wireguard]="wireguard-go ↔ wireguard-go"
 )
-declare -A IMPL_SUITES=([baseline]="-" [vpngw]="$SUITES" [strongswan]="$SUITES" [wireguard]="chacha20poly1305")
+declare -A IMPL_SUITES=([baseline]="-" [vpngw]="$SUITES" [vpngwike]="$SUITES" [vpngwss]="$SUITES" [strongswan]="$SUITES" [wireguard]="chacha20poly1305")
 for i in $ONLY; do [ -n "${IMPL_LABEL[$i]:-}" ] || die "--only: unknown implementation '$i' (one of: $ALL_IMPLS)"; done
 IMPLS="${ONLY:-$ALL_IMPLS}"
 
 # ---------------------------------------------------------------- packages
 PKGS="iperf3 iproute2 iputils-ping python3 procps"
-case " $IMPLS " in *" strongswan "*) PKGS="$PKGS strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins libstrongswan-standard-plugins" ;; esac
+case " $IMPLS " in *" strongswan "*|*" vpngwss "*) PKGS="$PKGS strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins libstrongswan-standard-plugins" ;; esac
 # (libstrongswan-standard-plugins carries the openssl and gcm plugins that the anchors' plugin list
 #  loads; without it charon says "ENCRYPTION_ALGORITHM AES_GCM_16 (key size 128) not supported!")
 case " $IMPLS " in *" wireguard "*) PKGS="$PKGS wireguard-go wireguard-tools" ;; esac
@@ -104,7 +118,7 @@ if [ -n "$missing" ]; then
 fi
 
 # ---------------------------------------------------------------- vpngw binary
-if [[ " $IMPLS " == *" vpngw "* ]]; then
+if [[ " $IMPLS " == *" vpngw"* ]]; then
   if [ -z "${VPNGW_BIN:-}" ]; then
     if [ -x "$REPO/.build-release/release/vpngw" ]; then VPNGW_BIN="$REPO/.build-release/release/vpngw"
     elif [ -x "$REPO/.build/release/vpngw" ]; then VPNGW_BIN="$REPO/.build/release/vpngw"
@@ -555,7 +569,49 @@ impl_vpngw_down() {
     echo "  vpngw $gw at exit: $(grep -E '^(tunnel|drops)' "$OUT/vpngw-$gw.log" | tr '\n' ' ')"
   done
   # keep per-suite logs
-  for gw in gw-a gw-b; do mv "$OUT/vpngw-$gw.log" "$OUT/vpngw-$CURRENT_SUITE-$gw.log" 2>/dev/null; done
+  for gw in gw-a gw-b; do mv "$OUT/vpngw-$gw.log" "$OUT/$CURRENT_IMPL-$CURRENT_SUITE-$gw.log" 2>/dev/null; rm -f "$OUT/vpngw-$gw.pid"; done
+}
+
+# ---------------------------------------------------------------- vpngw with IKE
+VPNGW_PSK="vpngw-benchmark-psk-not-secret-0123456789"
+# vpngw_ike_conf FILE LOCAL PEER REMOTE_PREFIX MODE ESP — identities are the addresses (vpngw's, as Azure's)
+vpngw_ike_conf() {
+  cat >"$1" <<J
+{"localAddress":"$2","peerAddress":"$3","remotePrefixes":["$4"],"tunName":"vpngw0",
+ "ike":{"psk":"$VPNGW_PSK","mode":"$5","ikeProposals":["$SS_IKE"],"espProposals":["$6"],"dpdTimeoutSeconds":120}}
+J
+}
+# wait_child GW -> echoes vpngw's own setup time in ms ("CHILD SA established … in X ms"), or fails
+wait_child() {
+  local f="$OUT/vpngw-$1.log" ms
+  for _ in $(seq 1 200); do
+    ms="$(grep -m1 "CHILD SA established" "$f" 2>/dev/null | grep -oE 'in [0-9.]+ ms' | grep -oE '[0-9.]+')"
+    [ -n "$ms" ] && { echo "$ms"; return 0; }
+    sleep 0.05
+  done
+  log "no CHILD SA in $1:"; grep -E "failed|dropped" "$f" | tail -5 >&2
+  return 1
+}
+impl_vpngwike_up() {
+  local esp="$1" ms
+  vpngw_ike_conf "$OUT/vpngw-a.json" 192.0.2.1 192.0.2.2 10.2.0.0/24 initiate "$esp"
+  vpngw_ike_conf "$OUT/vpngw-b.json" 192.0.2.2 192.0.2.1 10.1.0.0/24 respond "$esp"
+  vpngw_side gw-b "$OUT/vpngw-b.json" && vpngw_side gw-a "$OUT/vpngw-a.json" || return 1
+  ms="$(wait_child gw-a)" || return 1
+  echo "  vpngw IKE $SS_IKE, ESP $esp: CHILD SA installed $ms ms after IKE_SA_INIT started (vpngw's clock)"
+}
+impl_vpngwike_down() { impl_vpngw_down; }
+impl_vpngwss_up() {
+  local esp="$1" ms
+  charon_side gw-b "$esp" ipids || return 1
+  vpngw_ike_conf "$OUT/vpngw-a.json" 192.0.2.1 192.0.2.2 10.2.0.0/24 initiate "$esp"
+  vpngw_side gw-a "$OUT/vpngw-a.json" || return 1
+  ms="$(wait_child gw-a)" || return 1
+  echo "  vpngw (gw-a, initiator) → strongSwan (gw-b): IKE $SS_IKE, ESP $esp, CHILD SA installed $ms ms after IKE_SA_INIT started"
+}
+impl_vpngwss_down() {
+  sw gw-b --list-sas 2>/dev/null | grep -E "ESTABLISHED|INSTALLED" | sed 's/^/  strongSwan: /' | head -3
+  impl_vpngw_down
 }
 
 # ---------------------------------------------------------------- strongSwan (kernel-libipsec)
@@ -567,11 +623,14 @@ CHARON=/usr/lib/ipsec/charon
 SS_IKE="aes128gcm16-prfsha256-x25519"
 sw() { local gw="$1" cmd="$2"; shift 2; STRONGSWAN_CONF="$OUT/ss/$gw/strongswan.conf" swanctl "$cmd" --uri "unix://$OUT/ss/$gw/charon.vici" "$@"; }
 
-# charon_side GW ESP_PROPOSAL — write configs, start charon, load them
+# charon_side GW ESP_PROPOSAL [ipids] — write configs, start charon, load them ("ipids": the IKE
+# identities are the addresses, as vpngw's are, for a vpngw peer)
 charon_side() {
   local gw="$1" esp="$2" d="$OUT/ss/$1" me peer lts rts myid peerid pid
   if [ "$gw" = gw-a ]; then me=192.0.2.1; peer=192.0.2.2; lts=10.1.0.0/24; rts=10.2.0.0/24; myid=gw-a; peerid=gw-b
   else me=192.0.2.2; peer=192.0.2.1; lts=10.2.0.0/24; rts=10.1.0.0/24; myid=gw-b; peerid=gw-a; fi
+  local secret="vpngw-benchmark-psk-not-secret-0123456789"
+  if [ "${3:-}" = ipids ]; then myid=$me; peerid=$peer; fi
   rm -rf "$d"; mkdir -p "$d/run"; chmod 700 "$d"
   (cd "$d" && mkdir -p x509 x509ca x509ocsp x509aa x509ac x509crl pubkey private rsa ecdsa bliss pkcs8 pkcs12)
   cat >"$d/strongswan.conf" <<EOC
@@ -610,9 +669,9 @@ connections {
                      start_action = none } }
   }
 }
-secrets { ike-s2s { id-a = gw-a
-                    id-b = gw-b
-                    secret = "vpngw-benchmark-psk-not-secret-0123456789" } }
+secrets { ike-s2s { id-a = $myid
+                    id-b = $peerid
+                    secret = "$secret" } }
 EOC
   STRONGSWAN_CONF="$d/strongswan.conf" ip netns exec "$(ns "$gw")" \
     sh -c "mount --bind '$d/run' /run && exec $CHARON" >"$d/charon.stdout" 2>&1 &
@@ -696,6 +755,191 @@ for impl in $IMPLS; do
   for suite in ${IMPL_SUITES[$impl]}; do run_scenario "$impl" "$suite"; done
 done
 
+# ---------------------------------------------------------------- tunnel setup time
+# setup.tsv: pair  median_ms  min_ms  max_ms  samples  how
+SETUP_REPS=${SETUP_REPS:-5}
+SETUP_ESP=aes128gcm16
+median3() { python3 -c 'import sys, statistics; v = sorted(float(x) for x in sys.argv[1:]); print("%.2f\t%.2f\t%.2f\t%d" % (statistics.median(v), v[0], v[-1], len(v))) if v else print("NA\tNA\tNA\t0")' "$@"; }
+have_charon() { [ -x "$CHARON" ] && command -v swanctl >/dev/null; }
+setup_times() {
+  local v="" t0 t1 ms i
+  : >"$OUT/setup.tsv"
+  echo "=== tunnel setup time: IKE_SA_INIT → CHILD SA installed (IKE $SS_IKE, ESP $SETUP_ESP), $SETUP_REPS samples each ==="
+  # vpngw ↔ vpngw: a fresh pair per sample, vpngw's own monotonic figure from its log
+  for i in $(seq 1 "$SETUP_REPS"); do
+    ns_teardown; topo4 no
+    vpngw_ike_conf "$OUT/vpngw-a.json" 192.0.2.1 192.0.2.2 10.2.0.0/24 initiate "$SETUP_ESP"
+    vpngw_ike_conf "$OUT/vpngw-b.json" 192.0.2.2 192.0.2.1 10.1.0.0/24 respond "$SETUP_ESP"
+    vpngw_side gw-b "$OUT/vpngw-b.json" && vpngw_side gw-a "$OUT/vpngw-a.json" && ms="$(wait_child gw-a)" && v="$v $ms"
+    cp "$OUT/vpngw-gw-a.log" "$OUT/setup-vpngw-$i-gw-a.log" 2>/dev/null
+  done
+  printf 'vpngw ↔ vpngw\t%s\tvpngw log: .start → first CHILD SA installed (monotonic)\n' "$(median3 $v)" >>"$OUT/setup.tsv"
+  echo "  vpngw ↔ vpngw:$v ms"
+  if have_charon; then
+    # vpngw → strongSwan: charon stays up in gw-b, a fresh vpngw initiator per sample
+    ns_teardown; topo4 no; v=""
+    if charon_side gw-b "$SETUP_ESP" ipids; then
+      for i in $(seq 1 "$SETUP_REPS"); do
+        vpngw_ike_conf "$OUT/vpngw-a.json" 192.0.2.1 192.0.2.2 10.2.0.0/24 initiate "$SETUP_ESP"
+        vpngw_side gw-a "$OUT/vpngw-a.json" && ms="$(wait_child gw-a)" && v="$v $ms"
+        cp "$OUT/vpngw-gw-a.log" "$OUT/setup-vpngwss-$i-gw-a.log" 2>/dev/null
+        stop_pids "$(cat "$OUT/vpngw-gw-a.pid")"; sleep 0.3
+      done
+    fi
+    printf 'vpngw → strongSwan\t%s\tvpngw log, vpngw initiates, charon responds\n' "$(median3 $v)" >>"$OUT/setup.tsv"
+    echo "  vpngw → strongSwan:$v ms"
+    # strongSwan ↔ strongSwan: swanctl --initiate wall time, initiate/terminate (the anchors' method)
+    ns_teardown; topo4 no; v=""
+    if charon_side gw-a "$SETUP_ESP" && charon_side gw-b "$SETUP_ESP"; then
+      for i in $(seq 1 "$SETUP_REPS"); do
+        t0=$(date +%s%N)
+        sw gw-a --initiate --child net --timeout 10 >/dev/null 2>&1 || continue
+        t1=$(date +%s%N)
+        v="$v $(python3 -c "print('%.2f' % (($t1 - $t0) / 1e6))")"
+        sw gw-a --terminate --ike s2s --timeout 5 >/dev/null 2>&1; sleep 0.3
+      done
+    fi
+    printf 'strongSwan ↔ strongSwan\t%s\tswanctl --initiate wall time (anchors: 10.4 ms)\n' "$(median3 $v)" >>"$OUT/setup.tsv"
+    echo "  strongSwan ↔ strongSwan:$v ms"
+  fi
+  ns_teardown
+}
+
+# ---------------------------------------------------------------- IKE_SA+CHILD_SA setups per second
+IKE_RATE_N=${IKE_RATE_N:-1000}
+IKE_RATE_REPS=${IKE_RATE_REPS:-$([ "$QUICK" = 1 ] && echo 1 || echo 3)}
+# rate.tsv: name  proposal  n  median  min  max  reps
+# vpngw_rate PROPOSAL COOKIE_THRESHOLD NAME
+vpngw_rate() {
+  local prop="$1" thr="$2" name="$3" rates="" rep pid r
+  for rep in $(seq 1 "$IKE_RATE_REPS"); do
+    ns_teardown; topo4 no
+    ip netns exec "$(ns gw-b)" "$VPNGW_BIN" bench ike --respond --local 192.0.2.2 --peer 192.0.2.1 --proposal "$prop" \
+      --cookie-threshold "$thr" >"$OUT/rate-$name-$rep-resp.log" 2>&1 &
+    pid=$!; track_pid "$pid"
+    for _ in $(seq 1 100); do grep -q "ready" "$OUT/rate-$name-$rep-resp.log" 2>/dev/null && break; sleep 0.05; done
+    idle_check >/dev/null
+    ip netns exec "$(ns gw-a)" "$VPNGW_BIN" bench ike --local 192.0.2.1 --peer 192.0.2.2 --peers "$IKE_RATE_N" --proposal "$prop" \
+      --timeout 120 >"$OUT/rate-$name-$rep.log" 2>&1
+    r="$(awk '/^RATE/ {print $5}' "$OUT/rate-$name-$rep.log")"
+    log "  $name rep $rep: $(grep '^bench ike' "$OUT/rate-$name-$rep.log" | tail -1)"
+    [ -n "$r" ] && rates="$rates $r"
+    stop_pids "$pid"
+  done
+  printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$prop" "$IKE_RATE_N" "$(median3 $rates)" "cookie threshold $thr" >>"$OUT/rate.tsv"
+}
+# strongSwan's rate, the anchors' b_strongswan.sh way: N connections (own IDs, own /32 TS pairs on lo)
+# loaded with start_action=start; time from --load-conns until --stats shows N IKE_SAs, 0 half-open.
+ss_rate() {
+  local prop="$1" name="$2" rates="" rep gw d t0 t1 tot half ok est
+  for rep in $(seq 1 "$IKE_RATE_REPS"); do
+    ns_teardown; topo4 no
+    python3 -c "
+n=$IKE_RATE_N
+open('$OUT/addr-a.batch','w').write(''.join('addr add 10.100.%d.%d/32 dev lo\n' % (i//250, i%250+1) for i in range(n)))
+open('$OUT/addr-b.batch','w').write(''.join('addr add 10.200.%d.%d/32 dev lo\n' % (i//250, i%250+1) for i in range(n)))"
+    nsx gw-a ip -batch "$OUT/addr-a.batch"; nsx gw-b ip -batch "$OUT/addr-b.batch"
+    for gw in gw-b gw-a; do
+      d="$OUT/ss/$gw"; rm -rf "$d"; mkdir -p "$d/run"; chmod 700 "$d"
+      (cd "$d" && mkdir -p x509 x509ca x509ocsp x509aa x509ac x509crl pubkey private rsa ecdsa bliss pkcs8 pkcs12)
+      cat >"$d/strongswan.conf" <<EOC
+charon {
+  load_modular = no
+  load = openssl random nonce pem pkcs1 x509 pubkey aes sha1 sha2 hmac kdf gcm chapoly curve25519 kernel-libipsec kernel-netlink socket-default vici updown
+  install_virtual_ip = no
+  ikesa_table_size = 4096
+  ikesa_table_segments = 16
+  dos_protection = no
+  block_threshold = 1000000
+  syslog { }
+  filelog { log { path = $d/charon.log
+                  default = -1 } }
+  plugins {
+    vici { socket = unix://$d/charon.vici }
+    kernel-netlink { roam_events = no }
+  }
+}
+swanctl { load = pem pkcs1 x509 pubkey openssl random nonce }
+EOC
+      python3 - "$d/rate.conf" "$gw" "$IKE_RATE_N" "$prop" <<'PY'
+import sys
+path, gw, n, ike = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+with open(path, "w") as f:
+    f.write("connections {\n")
+    if gw == "gw-a":
+        for i in range(n):
+            f.write(f"""  r{i} {{ version = 2
+    mobike = no
+    local_addrs = 192.0.2.1
+    remote_addrs = 192.0.2.2
+    proposals = {ike}
+    local {{ auth = psk
+            id = a{i}.example }}
+    remote {{ auth = psk
+             id = gw-b }}
+    children {{ c {{ local_ts = 10.100.{i//250}.{i%250+1}/32
+                   remote_ts = 10.200.{i//250}.{i%250+1}/32
+                   esp_proposals = aes128gcm16
+                   start_action = start }} }}
+  }}
+""")
+    else:
+        f.write(f"""  resp {{ version = 2
+    mobike = no
+    local_addrs = 192.0.2.2
+    proposals = {ike}
+    local {{ auth = psk
+            id = gw-b }}
+    remote {{ auth = psk }}
+    children {{ c {{ local_ts = 10.200.0.0/16
+                   remote_ts = 10.100.0.0/16
+                   esp_proposals = aes128gcm16 }} }}
+  }}
+""")
+    f.write("}\nsecrets {\n  ike-any { secret = \"anchor-benchmark-psk-not-secret-0123456789\" }\n}\n")
+PY
+      STRONGSWAN_CONF="$d/strongswan.conf" ip netns exec "$(ns "$gw")" \
+        sh -c "mount --bind '$d/run' /run && exec $CHARON" >"$d/charon.stdout" 2>&1 &
+      track_pid $!
+      for _ in $(seq 1 100); do [ -S "$d/charon.vici" ] && break; sleep 0.05; done
+    done
+    sw gw-b --load-all --file "$OUT/ss/gw-b/rate.conf" >/dev/null 2>&1
+    sw gw-a --load-creds --file "$OUT/ss/gw-a/rate.conf" >/dev/null 2>&1
+    idle_check >/dev/null
+    t0=$(date +%s.%N)
+    sw gw-a --load-conns --file "$OUT/ss/gw-a/rate.conf" >/dev/null 2>&1
+    ok=0
+    for _ in $(seq 1 3000); do
+      read -r tot half < <(sw gw-a --stats 2>/dev/null | awk '/IKE_SAs:/ {print $2, $4; exit}')
+      if [ -n "$tot" ] && [ "$tot" -ge "$IKE_RATE_N" ] && [ "$half" = 0 ]; then ok=1; break; fi
+      sleep 0.02
+    done
+    t1=$(date +%s.%N)
+    est=$(sw gw-a --list-sas 2>/dev/null | grep -c ESTABLISHED)
+    log "  $name rep $rep: $est IKE_SAs ESTABLISHED in $(python3 -c "print('%.2f' % ($t1 - $t0))") s$([ "$ok" = 1 ] || echo " (not all up)")"
+    [ "$ok" = 1 ] && rates="$rates $(python3 -c "print('%.1f' % ($est / ($t1 - $t0)))")"
+  done
+  printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$prop" "$IKE_RATE_N" "$(median3 $rates)" "the anchors' method, DoS protection off" >>"$OUT/rate.tsv"
+  ns_teardown
+}
+ike_rates() {
+  : >"$OUT/rate.tsv"
+  echo "=== IKE_SA+CHILD_SA setups per second: $IKE_RATE_N tunnels at once from one address, $IKE_RATE_REPS rep(s), both ends on the same $(nproc) CPUs ==="
+  vpngw_rate aes128gcm16-prfsha256-x25519 1000000 "vpngw x25519"
+  vpngw_rate aes128gcm16-prfsha256-ecp256 1000000 "vpngw ecp256"
+  vpngw_rate aes128gcm16-prfsha256-modp2048 1000000 "vpngw modp2048"
+  vpngw_rate aes128gcm16-prfsha256-x25519 50 "vpngw x25519, cookies"
+  if have_charon; then
+    ss_rate aes128gcm16-prfsha256-x25519 "strongSwan x25519"
+    ss_rate aes128gcm16-prfsha256-ecp256 "strongSwan ecp256"
+  fi
+  ns_teardown
+}
+if [ "$IKE_BENCH" = 1 ] && [[ " $IMPLS " == *" vpngw"* ]]; then
+  setup_times
+  ike_rates
+fi
+
 # ---------------------------------------------------------------- report
 echo
 python3 - "$OUT/results.tsv" "$RUNS" "$SECS" "$PINGS" "$QUICK" <<'PY' | tee "$OUT/summary.txt"
@@ -703,6 +947,7 @@ import sys, csv
 path, runs, secs, pings, quick = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5] == "1"
 rows = list(csv.DictReader(open(path), delimiter="\t"))
 label = {"baseline": "routed, no tunnel", "vpngw": "vpngw ↔ vpngw (static SAs)",
+         "vpngwike": "vpngw ↔ vpngw (IKE)", "vpngwss": "vpngw ↔ strongSwan (IKE)",
          "strongswan": "strongSwan ↔ strongSwan", "wireguard": "wireguard-go ↔ wireguard-go"}
 def f(x):
     try: return float(x)
@@ -749,6 +994,10 @@ ratio_line("vpngw aes128gcm16 / wireguard-go", get("vpngw", "aes128gcm16"), get(
 for s in sorted({r["suite"] for r in rows if r["impl"] == "vpngw" and r["suite"] != "aes128gcm16"}):
     ratio_line("vpngw/strongSwan, %s" % s, get("vpngw", s), get("strongswan", s), None)
     ratio_line("vpngw %s / wireguard-go" % s, get("vpngw", s), get("wireguard"), None)
+for s in sorted({r["suite"] for r in rows if r["impl"] in ("vpngwike", "vpngwss")}):
+    ratio_line("vpngw IKE/strongSwan, %s" % s, get("vpngwike", s), get("strongswan", s), 2.0 if s == "aes128gcm16" else None)
+    if s == "aes128gcm16": ratio_line("vpngw IKE aes128gcm16 / wireguard-go", get("vpngwike", s), get("wireguard"), 1.5)
+    ratio_line("vpngw↔strongSwan / strongSwan↔strongSwan, %s" % s, get("vpngwss", s), get("strongswan", s), None)
 v, w = get("vpngw", "aes128gcm16"), get("wireguard")
 if v and w and base_rtt is not None:
     av, aw = f(v["rtt_avg_ms"]) - base_rtt, f(w["rtt_avg_ms"]) - base_rtt
@@ -757,8 +1006,47 @@ else:
     print("%-52s %-22s %-12s %s" % ("added RTT, vpngw aes128gcm16 vs wireguard-go", "n/a", "≤ wg's", "not measured"))
 if quick: print("(--quick: 1 short run each; quote only a full run)")
 PY
+if [ -s "$OUT/setup.tsv" ] || [ -s "$OUT/rate.tsv" ]; then
+  echo
+  python3 - "$OUT/setup.tsv" "$OUT/rate.tsv" <<'PY' | tee -a "$OUT/summary.txt"
+import sys, os
+def rows(p):
+    return [l.rstrip("\n").split("\t") for l in open(p)] if os.path.exists(p) else []
+def f(x):
+    try: return float(x)
+    except (TypeError, ValueError): return None
+setup = rows(sys.argv[1]); rate = rows(sys.argv[2])
+if setup:
+    print("== Tunnel setup time: IKE_SA_INIT → CHILD SA installed, ms, median (min–max) ==")
+    hdr = "%-26s %-24s %-8s %s" % ("pair", "ms median (min–max)", "samples", "how")
+    print(hdr); print("-" * len(hdr))
+    for r in setup:
+        print("%-26s %-24s %-8s %s" % (r[0], "%s (%s–%s)" % (r[1], r[2], r[3]) if r[1] != "NA" else "FAILED", r[4], r[5]))
+    ss = next((f(r[1]) for r in setup if r[0].startswith("strongSwan")), None)
+    for r in setup:
+        if r[0].startswith("vpngw") and f(r[1]) is not None:
+            ref, src = (ss, "strongSwan↔strongSwan, same run") if ss is not None else (10.4, "the anchors' 10.4 ms")
+            print("  target %s ≤ strongSwan's setup time: %.2f vs %.2f ms (%s): %s" % (r[0], f(r[1]), ref, src, "met" if f(r[1]) <= ref else "MISSED"))
+if rate:
+    print()
+    print("== IKE_SA+CHILD_SA setups per second (N at once from one address, both ends on the same CPUs), median (min–max) ==")
+    hdr = "%-24s %-32s %6s %-26s %s" % ("implementation", "IKE proposal", "N", "tunnels/s median (min–max)", "notes")
+    print(hdr); print("-" * len(hdr))
+    for r in rate:
+        print("%-24s %-32s %6s %-26s %s" % (r[0], r[1], r[2], "%s (%s–%s)" % (r[3], r[4], r[5]) if r[3] != "NA" else "FAILED", r[7]))
+    get = lambda name: next((f(r[3]) for r in rate if r[0] == name), None)
+    vx, sx = get("vpngw x25519"), get("strongSwan x25519")
+    ref, src = (sx, "strongSwan x25519 in this run") if sx else (866.0, "the anchors' figure, 866/s, not this run")
+    if vx:
+        print("  target vpngw x25519 ≥ strongSwan: %.2f× (%.0f / %.0f, %s): %s" % (vx / ref, vx, ref, src, "met" if vx >= ref else "MISSED"))
+    ve, se = get("vpngw ecp256"), get("strongSwan ecp256")
+    if ve and se: print("  vpngw ecp256 / strongSwan ecp256: %.2f× (%.0f / %.0f)" % (ve / se, ve, se))
+    vm = get("vpngw modp2048")
+    if vm and sx: print("  vpngw modp2048 / strongSwan x25519: %.2f× (%.0f / %.0f; info)" % (vm / sx, vm, sx))
+PY
+fi
 echo
-for f in "$OUT"/vpngw-*.cpu.txt; do
+for f in "$OUT"/vpngw*-*.cpu.txt; do
   [ -f "$f" ] || continue
   echo "== CPU split during $(basename "$f" .cpu.txt) iperf3 run 1 (2 CPUs shared by both gateways + iperf3) =="
   cat "$f"

@@ -10,7 +10,7 @@ import Logging
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks that print figures (not pass/fail tests).",
-        subcommands: [APIBench.self])
+        subcommands: [APIBench.self, BenchIKE.self])
 
     struct APIBench: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
