@@ -320,6 +320,8 @@ public final class LabNetwork: @unchecked Sendable {
         try? swanctl.write(to: dir.appendingPathComponent("swanctl.conf"), atomically: true, encoding: .utf8)
         if sitePIDs[lid.lowercased()] == nil || kill(sitePIDs[lid.lowercased()]!, 0) != 0 {
             try? FileManager.default.removeItem(at: dir.appendingPathComponent("charon.vici"))
+            // A charon killed with the previous serve leaves its pidfile; the new one would refuse to start.
+            try? FileManager.default.removeItem(at: dir.appendingPathComponent("run/charon.pid"))
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
             p.arguments = ["netns", "exec", ns, "sh", "-c", "mount --bind '\(dir.path)/run' /run && exec /usr/lib/ipsec/charon"]

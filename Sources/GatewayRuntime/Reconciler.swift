@@ -399,6 +399,8 @@ public final class Reconciler: Provisioner, @unchecked Sendable {
                 do { try AgentFiles.write(config, to: configURL) } catch { logger.error("cannot write \(configURL.path): \(error)") }
             }
             if let agent = current[gw], kill(agent.pid, 0) == 0 { continue }
+            // A status left by a previous agent would claim tunnels the new one has not built yet.
+            try? FileManager.default.removeItem(at: statusURL)
             let process = Process()
             if let ns = config.namespace {
                 process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
