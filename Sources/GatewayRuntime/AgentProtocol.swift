@@ -111,6 +111,10 @@ public struct AgentTunnel: Codable, Sendable, Equatable {
     public var childRekeySeconds: Int?
     /// Bumped by a connection reset so the agent renegotiates this tunnel only.
     public var generation: Int
+    /// Policy-based traffic selectors (usePolicyBasedTrafficSelectors): our prefixes and the
+    /// peer's, proposed as their cross product; nil: route-based (0.0.0.0/0 both ways).
+    public var localSelectors: [String]?
+    public var remoteSelectors: [String]?
     public init(id: Int, connection: String, peerAddress: String, psk: String, remotePrefixes: [String], mode: String,
                 ikeProposals: [String]?, espProposals: [String]?, dpdTimeoutSeconds: Int, childRekeySeconds: Int?, generation: Int = 0) {
         self.id = id; self.connection = connection; self.peerAddress = peerAddress; self.psk = psk

@@ -244,9 +244,21 @@ public final class Reconciler: Provisioner, @unchecked Sendable {
             rekey = policy.saLifeTimeSeconds
         }
         let id = Self.tunnelID(for: c.id ?? "")
-        return .success(AgentTunnel(id: id, connection: c.id ?? "", peerAddress: peer, psk: psk, remotePrefixes: prefixes, mode: mode,
-                                    ikeProposals: ike, espProposals: esp, dpdTimeoutSeconds: p.dpdTimeoutSeconds ?? 45,
-                                    childRekeySeconds: rekey, generation: generation))
+        var tunnel = AgentTunnel(id: id, connection: c.id ?? "", peerAddress: peer, psk: psk, remotePrefixes: prefixes, mode: mode,
+                                 ikeProposals: ike, espProposals: esp, dpdTimeoutSeconds: p.dpdTimeoutSeconds ?? 45,
+                                 childRekeySeconds: rekey, generation: generation)
+        // Policy-based selectors: VNet prefixes × site prefixes (Azure proposes custom
+        // trafficSelectorPolicies when it initiates; the cross product otherwise).
+        if p.usePolicyBasedTrafficSelectors == true || gw.properties.vpnType == .PolicyBased {
+            if let custom = p.trafficSelectorPolicies, !custom.isEmpty {
+                tunnel.localSelectors = custom.flatMap { $0.localAddressRanges ?? [] }.filter { $0.family == .v4 }.map(\.description)
+                tunnel.remoteSelectors = custom.flatMap { $0.remoteAddressRanges ?? [] }.filter { $0.family == .v4 }.map(\.description)
+            } else {
+                tunnel.localSelectors = world.addressSpace(ofVNet: world.vnetID(ofGateway: gw)).filter { $0.family == .v4 }.map(\.description)
+                tunnel.remoteSelectors = prefixes
+            }
+        }
+        return .success(tunnel)
     }
 
     // MARK: Point-to-site

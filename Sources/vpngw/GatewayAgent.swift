@@ -87,6 +87,15 @@ struct GatewayAgentCommand: AsyncParsableCommand {
             return .failure(DefinitionError(description: error.description))
         }
         d.mode = t.mode == "initiate" ? .initiatorOnly : t.mode == "respond" ? .responderOnly : .initiateAndRespond
+        if let local = t.localSelectors, let remote = t.remoteSelectors {
+            func selectors(_ list: [String]) -> [TrafficSelector] {
+                list.compactMap { try? IPPrefix(parsing: $0) }.filter { $0.family == .v4 }.map { p in
+                    let v = p.address.v4Value
+                    return TrafficSelector.prefix([UInt8(v >> 24), UInt8(v >> 16 & 0xff), UInt8(v >> 8 & 0xff), UInt8(v & 0xff)], length: p.length)
+                }
+            }
+            d.trafficSelectors = TrafficSelectorPolicy(local: selectors(local), remote: selectors(remote))
+        }
         d.dpdTimeout = .seconds(t.dpdTimeoutSeconds)
         if let r = t.childRekeySeconds { d.childRekeyAfter = .seconds(r) }
         return .success(d)
