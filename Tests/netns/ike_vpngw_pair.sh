@@ -34,8 +34,8 @@ conf "$WORK/b2.json" 192.0.2.2 192.0.2.1 10.1.0.0/24 respond "not-the-same-psk"
 start_bg gw-b "$WORK/b2.log" "$VPNGW" tunnel up --config "$WORK/b2.json"
 sleep 0.3
 start_bg gw-a "$WORK/a2.log" "$VPNGW" tunnel up --config "$WORK/a.json"
-for _ in $(seq 1 60); do grep -q "negotiation failed" "$WORK/a2.log" "$WORK/b2.log" && break; sleep 0.1; done
-sleep 0.3
+# Each side prints its log once a second: wait for both.
+for _ in $(seq 1 100); do grep -q "negotiation failed" "$WORK/a2.log" && grep -q "negotiation failed" "$WORK/b2.log" && break; sleep 0.1; done
 check "responder reports a PSK mismatch" 'grep -qi "PSK mismatch" "$WORK/b2.log"'
 check "initiator reports the rejection" 'grep -qi "AUTHENTICATION_FAILED\|authentication" "$WORK/a2.log"'
 for f in a b a2 b2; do sed "s/^/  $f: /" "$WORK/$f.log"; done
