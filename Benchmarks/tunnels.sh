@@ -565,6 +565,7 @@ J
 impl_vpngw_down() {
   local gw pid
   for gw in gw-a gw-b; do
+    [ -f "$OUT/vpngw-$gw.pid" ] || continue   # vpngw ↔ strongSwan: no vpngw in gw-b
     pid="$(cat "$OUT/vpngw-$gw.pid" 2>/dev/null)"; [ -n "$pid" ] && stop_pids "$pid"
     echo "  vpngw $gw at exit: $(grep -E '^(tunnel|drops)' "$OUT/vpngw-$gw.log" | tr '\n' ' ')"
   done
@@ -765,6 +766,7 @@ setup_times() {
   local v="" t0 t1 ms i
   : >"$OUT/setup.tsv"
   echo "=== tunnel setup time: IKE_SA_INIT → CHILD SA installed (IKE $SS_IKE, ESP $SETUP_ESP), $SETUP_REPS samples each ==="
+  echo "  (CPU busy before: $(idle_check)%)"
   # vpngw ↔ vpngw: a fresh pair per sample, vpngw's own monotonic figure from its log
   for i in $(seq 1 "$SETUP_REPS"); do
     ns_teardown; topo4 no
@@ -811,14 +813,14 @@ IKE_RATE_REPS=${IKE_RATE_REPS:-$([ "$QUICK" = 1 ] && echo 1 || echo 3)}
 # rate.tsv: name  proposal  n  median  min  max  reps
 # vpngw_rate PROPOSAL COOKIE_THRESHOLD NAME
 vpngw_rate() {
-  local prop="$1" thr="$2" name="$3" rates="" rep pid r
+  local prop="$1" thr="$2" name="$3" rates="" rep pid r busy=""
   for rep in $(seq 1 "$IKE_RATE_REPS"); do
     ns_teardown; topo4 no
     ip netns exec "$(ns gw-b)" "$VPNGW_BIN" bench ike --respond --local 192.0.2.2 --peer 192.0.2.1 --proposal "$prop" \
       --cookie-threshold "$thr" >"$OUT/rate-$name-$rep-resp.log" 2>&1 &
     pid=$!; track_pid "$pid"
     for _ in $(seq 1 100); do grep -q "ready" "$OUT/rate-$name-$rep-resp.log" 2>/dev/null && break; sleep 0.05; done
-    idle_check >/dev/null
+    busy="$busy $(idle_check)"
     ip netns exec "$(ns gw-a)" "$VPNGW_BIN" bench ike --local 192.0.2.1 --peer 192.0.2.2 --peers "$IKE_RATE_N" --proposal "$prop" \
       --timeout 120 >"$OUT/rate-$name-$rep.log" 2>&1
     r="$(awk '/^RATE/ {print $5}' "$OUT/rate-$name-$rep.log")"
@@ -826,12 +828,12 @@ vpngw_rate() {
     [ -n "$r" ] && rates="$rates $r"
     stop_pids "$pid"
   done
-  printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$prop" "$IKE_RATE_N" "$(median3 $rates)" "cookie threshold $thr" >>"$OUT/rate.tsv"
+  printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$prop" "$IKE_RATE_N" "$(median3 $rates)" "cookie threshold $thr; CPU busy before: ${busy# }%" >>"$OUT/rate.tsv"
 }
 # strongSwan's rate, the anchors' b_strongswan.sh way: N connections (own IDs, own /32 TS pairs on lo)
 # loaded with start_action=start; time from --load-conns until --stats shows N IKE_SAs, 0 half-open.
 ss_rate() {
-  local prop="$1" name="$2" rates="" rep gw d t0 t1 tot half ok est
+  local prop="$1" name="$2" rates="" rep gw d t0 t1 tot half ok est busy=""
   for rep in $(seq 1 "$IKE_RATE_REPS"); do
     ns_teardown; topo4 no
     python3 -c "
@@ -905,7 +907,7 @@ PY
     done
     sw gw-b --load-all --file "$OUT/ss/gw-b/rate.conf" >/dev/null 2>&1
     sw gw-a --load-creds --file "$OUT/ss/gw-a/rate.conf" >/dev/null 2>&1
-    idle_check >/dev/null
+    busy="$busy $(idle_check)"
     t0=$(date +%s.%N)
     sw gw-a --load-conns --file "$OUT/ss/gw-a/rate.conf" >/dev/null 2>&1
     ok=0
@@ -919,7 +921,7 @@ PY
     log "  $name rep $rep: $est IKE_SAs ESTABLISHED in $(python3 -c "print('%.2f' % ($t1 - $t0))") s$([ "$ok" = 1 ] || echo " (not all up)")"
     [ "$ok" = 1 ] && rates="$rates $(python3 -c "print('%.1f' % ($est / ($t1 - $t0)))")"
   done
-  printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$prop" "$IKE_RATE_N" "$(median3 $rates)" "the anchors' method, DoS protection off" >>"$OUT/rate.tsv"
+  printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$prop" "$IKE_RATE_N" "$(median3 $rates)" "the anchors' method, DoS protection off; CPU busy before: ${busy# }%" >>"$OUT/rate.tsv"
   ns_teardown
 }
 ike_rates() {
