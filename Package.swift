@@ -87,6 +87,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOTLS", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "SwiftASN1", package: "swift-asn1"),
@@ -118,6 +119,11 @@ let package = Package(
         .testTarget(name: "ESPTests", dependencies: ["ESP", "CAllocationCounter"]),
         .testTarget(name: "IKETests", dependencies: ["IKE"]),
         .testTarget(name: "PPPTests", dependencies: ["PPP"]),
-        .testTarget(name: "SSTPTests", dependencies: ["SSTP"]),
+        // EAP-TLS end to end needs the real TLS engine (SSTPNIO's NIOEAPTLSEngine).
+        .testTarget(name: "SSTPTests", dependencies: ["SSTP", "SSTPNIO", "PPP",
+                                                      .product(name: "X509", package: "swift-certificates"),
+                                                      .product(name: "SwiftASN1", package: "swift-asn1"),
+                                                      .product(name: "Crypto", package: "swift-crypto"),
+                                                      .product(name: "NIOSSL", package: "swift-nio-ssl")]),
     ]
 )

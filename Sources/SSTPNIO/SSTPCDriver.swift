@@ -139,6 +139,7 @@ public final class SSTPCDriver: @unchecked Sendable {
                 case .received(let proto, let packet): if proto == .ipv4 { packets.append(packet) }
                 case .failed(let f): failure = f
                 case .linkDown: done = true
+                case .verifyPeer: break  // server role only
                 }
             }
             if !out.isEmpty { writeAll(out) }

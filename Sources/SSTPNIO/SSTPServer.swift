@@ -34,6 +34,12 @@ public struct SSTPServerSettings: Sendable {
     public var configureRoutes = true
     public var eventLoopThreads: Int = System.coreCount
     public var name: String = "vpngw"
+    /// LCP's authentication methods in order of preference: `.msCHAPv2` (Azure Password),
+    /// `.eap` (Azure Certificate: EAP-TLS against `clientCertificates`).
+    public var authentication: [PPPAuthenticationProtocol] = [.msCHAPv2]
+    /// vpnClientRootCertificates / vpnClientRevokedCertificates (replaced at run time with
+    /// `setClientCertificatePolicy`).
+    public var clientCertificates = SSTPClientCertificatePolicy(roots: [], revoked: [])
 
     public init(identity: SSTPServerIdentity, users: [String: MSCHAPv2Credential], poolPrefix: PPPIPv4Address, poolLength: Int) {
         self.identity = identity
@@ -53,9 +59,11 @@ public struct SSTPSessionInfo: Sendable, CustomStringConvertible {
     public var bytesIn: UInt64
     public var bytesOut: UInt64
     public var since: Date
+    /// EAP-TLS sessions: the client certificate's SHA-1 thumbprint (uppercase hex).
+    public var thumbprint: String? = nil
 
     public var description: String {
-        "#\(id) \(user ?? "-") \(clientAddress) from \(peer) \(connected ? "connected" : "negotiating") in \(bytesIn) B out \(bytesOut) B since \(since)"
+        "#\(id) \(user ?? "-")\(thumbprint.map { " cert \($0)" } ?? "") \(clientAddress) from \(peer) \(connected ? "connected" : "negotiating") in \(bytesIn) B out \(bytesOut) B since \(since)"
     }
 }
 
@@ -68,6 +76,8 @@ public enum SSTPServerEvent: Sendable {
     case connected(SSTPSessionInfo)
     case closed(SSTPSessionInfo, reason: SSTPCloseReason)
     case handshakeFailed(peer: String, reason: String)
+    /// EAP-TLS: the client certificate was refused (unknown root, revoked, unparsable).
+    case certificateRefused(id: Int, peer: String, reason: String)
 }
 
 /// Per-session state shared between the event loop (owner) and the table / TUN reader.
@@ -78,7 +88,7 @@ final class SSTPSession: @unchecked Sendable {
     let since = Date()
     let eventLoop: any EventLoop
     let handler: NIOLoopBound<SSTPServerHandler>
-    struct Counters { var bytesIn: UInt64 = 0; var bytesOut: UInt64 = 0; var user: String?; var connected = false }
+    struct Counters { var bytesIn: UInt64 = 0; var bytesOut: UInt64 = 0; var user: String?; var connected = false; var thumbprint: String? }
     let counters = NIOLockedValueBox(Counters())
 
     init(id: Int, peer: String, address: PPPIPv4Address, handler: SSTPServerHandler, eventLoop: any EventLoop) {
@@ -92,7 +102,7 @@ final class SSTPSession: @unchecked Sendable {
     var info: SSTPSessionInfo {
         let c = counters.withLockedValue { $0 }
         return SSTPSessionInfo(id: id, user: c.user, clientAddress: address, peer: peer, connected: c.connected,
-                               bytesIn: c.bytesIn, bytesOut: c.bytesOut, since: since)
+                               bytesIn: c.bytesIn, bytesOut: c.bytesOut, since: since, thumbprint: c.thumbprint)
     }
 }
 
@@ -115,6 +125,7 @@ public final class SSTPServer: @unchecked Sendable {
     let table: NIOLockedValueBox<Table>
     /// MS-CHAPv2 users; replaced at run time by `setUsers` (new calls see the new set).
     let users: NIOLockedValueBox<[String: MSCHAPv2Credential]>
+    let certificatePolicy: NIOLockedValueBox<SSTPClientCertificatePolicy>
     /// Packets from the TUN device with no session behind their destination.
     let unroutable = NIOLockedValueBox<UInt64>(0)
 
@@ -128,6 +139,7 @@ public final class SSTPServer: @unchecked Sendable {
         serverAddress = server
         table = NIOLockedValueBox(Table(pool: pool, maxSessions: settings.maxSessions))
         users = NIOLockedValueBox(settings.users)
+        certificatePolicy = NIOLockedValueBox(settings.clientCertificates)
         var tls = TLSConfiguration.makeServerConfiguration(certificateChain: settings.identity.certificateChain.map { .certificate($0) },
                                                            privateKey: .privateKey(settings.identity.privateKey))
         tls.minimumTLSVersion = .tlsv12
@@ -201,6 +213,23 @@ public final class SSTPServer: @unchecked Sendable {
     /// (disconnect a removed user's sessions with `disconnect(user:)`).
     public func setUsers(_ newUsers: [String: MSCHAPv2Credential]) { users.withLockedValue { $0 = newUsers } }
 
+    /// Replaces the trusted roots and revoked thumbprints. Live EAP-TLS sessions whose certificate
+    /// is now revoked end (LCP Terminate + CALL_DISCONNECT). Returns how many were ended.
+    @discardableResult
+    public func setClientCertificatePolicy(_ policy: SSTPClientCertificatePolicy) -> Int {
+        certificatePolicy.withLockedValue { $0 = policy }
+        let victims = table.withLockedValue { Array($0.sessions.values) }.filter { s in
+            s.counters.withLockedValue { $0.thumbprint }.map { policy.revoked.contains($0) } ?? false
+        }
+        for session in victims {
+            let thumb = session.counters.withLockedValue { $0.thumbprint } ?? "?"
+            session.eventLoop.execute { session.handler.value.disconnect(reason: "client certificate \(thumb) was revoked") }
+        }
+        return victims.count
+    }
+
+    func isRevoked(_ thumbprint: String) -> Bool { certificatePolicy.withLockedValue { $0.revoked.contains(thumbprint) } }
+
     /// Changes the session limit (tests; SKU resize).
     public func setMaxSessions(_ n: Int) { table.withLockedValue { $0.maxSessions = n } }
 
@@ -231,8 +260,13 @@ public final class SSTPServer: @unchecked Sendable {
     }
 
     func configuration(for address: PPPIPv4Address, refusal: String?) -> SSTPServerConfiguration {
+        let identity = settings.identity
+        let eap = settings.authentication.contains(.eap) ? EAPTLSServerSetup {
+            try NIOEAPTLSEngine(serverChain: identity.certificateChain, privateKey: identity.privateKey)
+        } : nil
         let ppp = PPPServerConfiguration(name: settings.name, users: users.withLockedValue { $0 }, localAddress: serverAddress, clientAddress: address,
-                                         dns: settings.dns, mru: UInt16(min(settings.tunMTU, 1500)))
+                                         dns: settings.dns, mru: UInt16(min(settings.tunMTU, 1500)),
+                                         authentication: settings.authentication, eapTLS: eap)
         return SSTPServerConfiguration(certificateDER: settings.identity.certificateDER, hashProtocols: [.sha1, .sha256], ppp: ppp,
                                        timers: settings.timers, maxConnectNaks: 3, httpDate: Self.httpDate(), refusal: refusal)
     }
@@ -385,6 +419,14 @@ final class SSTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
                 timer = context.eventLoop.scheduleTask(deadline: NIODeadline.uptimeNanoseconds(UInt64(max(0, deadline.nanoseconds)))) {
                     loopSelf.value.fire()
                 }
+            case .verifyClientCertificate(let chain):
+                let policy = server.certificatePolicy.withLockedValue { $0 }
+                let loopSelf = NIOLoopBound(self, eventLoop: context.eventLoop)
+                let eventLoop = context.eventLoop
+                Task {
+                    let (verdict, thumbprint) = await policy.verify(chain: chain)
+                    eventLoop.execute { loopSelf.value.certificateVerdict(verdict, thumbprint: thumbprint) }
+                }
             case .authenticated(let user):
                 session?.counters.withLockedValue { $0.user = user }
                 if let session { server.event(.authenticated(id: session.id, user: user)) }
@@ -410,6 +452,18 @@ final class SSTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
             }
         }
         if wrote { context.flush() }
+    }
+
+    /// The certificate policy's answer (EAP-TLS). A revocation that raced the check still wins.
+    func certificateVerdict(_ verdict: EAPTLSPeerVerdict, thumbprint: String?) {
+        guard call != nil, !closed else { return }
+        var verdict = verdict
+        if case .accepted = verdict, let thumbprint, server.isRevoked(thumbprint) {
+            verdict = .refused(reason: "client certificate \(thumbprint) is revoked (vpnClientRevokedCertificates)")
+        }
+        session?.counters.withLockedValue { $0.thumbprint = thumbprint }
+        if case .refused(let reason) = verdict, let session { server.event(.certificateRefused(id: session.id, peer: peer, reason: reason)) }
+        run(call!.clientCertificateVerdict(verdict, now: pppNow()))
     }
 
     func fire() {

@@ -103,6 +103,7 @@ struct P2SCommand: AsyncParsableCommand {
         case .connected(let info): "p2s: #\(info.id) connected user \(info.user ?? "-") address \(info.clientAddress) from \(info.peer)"
         case .closed(let info, let reason): "p2s: #\(info.id) closed (user \(info.user ?? "-"), address \(info.clientAddress), in \(info.bytesIn) B, out \(info.bytesOut) B): \(describe(reason))"
         case .handshakeFailed(let peer, let reason): "p2s: TLS from \(peer) failed: \(reason)"
+        case .certificateRefused(let id, let peer, let reason): "p2s: #\(id) certificate refused from \(peer): \(reason)"
         }
     }
 
@@ -110,6 +111,7 @@ struct P2SCommand: AsyncParsableCommand {
         switch reason {
         case .cryptoBindingFailed(let f): "crypto binding failed: \(f) — call aborted"
         case .pppFailed(.authenticationFailed(let user)): "authentication failed for \(user) (MS-CHAPv2 E=691)"
+        case .pppFailed(.certificateRefused(let reason)): "certificate refused (EAP-TLS): \(reason)"
         case .pppFailed(let f): describe(f)
         default: "\(reason)"
         }

@@ -34,6 +34,9 @@ struct Call {
     var clientClosed = false
     /// Deliver the stream in chunks of this size (exercises reassembly).
     var chunk = Int.max
+    /// EAP-TLS: how the "owner" judges the client chain (SSTPClientCertificatePolicy in the server).
+    var verify: (@Sendable ([[UInt8]]) -> EAPTLSPeerVerdict)?
+    var pendingChain: [[UInt8]]?
 
     init(server: SSTPServerConfiguration, client: SSTPClientConfiguration) {
         self.server = SSTPServerCall(configuration: server, random: FixedRandom(seed: 11))
@@ -47,6 +50,7 @@ struct Call {
             case .send(let bytes): toClient.append(bytes)
             case .armTimer(let deadline): serverTimer = deadline
             case .close: serverClosed = true
+            case .verifyClientCertificate(let chain): pendingChain = chain
             case .authenticated, .connected, .deliver: break
             }
         }
@@ -69,6 +73,11 @@ struct Call {
         if clientLog.isEmpty { absorbClient(client.start(now: now)) }
         for _ in 0..<10_000 {
             if done(self) { return }
+            if let chain = pendingChain {
+                pendingChain = nil
+                absorbServer(server.clientCertificateVerdict(verify?(chain) ?? .refused(reason: "no verifier"), now: now))
+                continue
+            }
             if !toServer.isEmpty {
                 let bytes = toServer.removeFirst()
                 if serverClosed { continue }

@@ -1,6 +1,7 @@
 // LCP options (RFC 1661 §6) for PPP inside SSTP (protocols.md §4.5): MRU, Magic-Number and the
-// Authentication-Protocol, which is MS-CHAPv2 (C223 with algorithm 0x81, RFC 2759 §2) — EAP
-// (C227) is recognised but not offered in this version. ACCM (RFC 1662 §7.1) is acknowledged and
+// Authentication-Protocol: MS-CHAPv2 (C223 with algorithm 0x81, RFC 2759 §2) and/or EAP (C227,
+// RFC 3748, carrying EAP-TLS). The server offers its first allowed method and switches when the
+// client Naks with another allowed one (Azure: Password and Certificate both on → client's choice). ACCM (RFC 1662 §7.1) is acknowledged and
 // ignored (no HDLC inside SSTP); PFC and ACFC are rejected (the parser still accepts both forms).
 
 public enum LCPOptionType {
@@ -16,7 +17,7 @@ public enum LCPOptionType {
 public enum PPPAuthenticationProtocol: Equatable, Sendable {
     /// CHAP with algorithm 0x81 (RFC 2759 §2).
     case msCHAPv2
-    /// RFC 3748; recognised in negotiation only.
+    /// RFC 3748 (EAP-TLS inside).
     case eap
 
     var optionData: [UInt8] {
@@ -51,13 +52,20 @@ public struct LCPPolicy: PPPOptionPolicy {
     public private(set) var peerMagic: UInt32 = 0
     /// Set when the peer asked us to authenticate (client role).
     public private(set) var peerRequiresAuthentication: PPPAuthenticationProtocol?
+    /// Server: the methods we accept, in order of preference; client: the methods we can do.
+    public let authentication: [PPPAuthenticationProtocol]
+    /// Server: the method in our current Configure-Request (the agreed one once LCP is open).
+    public private(set) var requestedAuthentication: PPPAuthenticationProtocol
     /// Draws a fresh magic number on a loop-back suspicion (RFC 1661 §6.4).
     let freshMagic: @Sendable () -> UInt32
 
     public static let minimumMRU: UInt16 = 128
 
-    init(role: Role, mru: UInt16, magic: UInt32, freshMagic: @escaping @Sendable () -> UInt32) {
+    init(role: Role, mru: UInt16, magic: UInt32, authentication: [PPPAuthenticationProtocol] = [.msCHAPv2],
+         freshMagic: @escaping @Sendable () -> UInt32) {
         self.role = role
+        self.authentication = authentication.isEmpty ? [.msCHAPv2] : authentication
+        self.requestedAuthentication = self.authentication[0]
         self.localMRU = min(mru, UInt16(PPPLimits.maxFrame))
         self.localMagic = magic == 0 ? 1 : magic
         self.freshMagic = freshMagic
@@ -66,7 +74,7 @@ public struct LCPPolicy: PPPOptionPolicy {
     public func requestOptions() -> [PPPOption] {
         var options: [PPPOption] = []
         if requestMRU { options.append(.uint16(LCPOptionType.mru, localMRU)) }
-        if role == .server { options.append(PPPOption(type: LCPOptionType.authenticationProtocol, data: PPPAuthenticationProtocol.msCHAPv2.optionData)) }
+        if role == .server { options.append(PPPOption(type: LCPOptionType.authenticationProtocol, data: requestedAuthentication.optionData)) }
         if requestMagic { options.append(.uint32(LCPOptionType.magicNumber, localMagic)) }
         return options
     }
@@ -90,10 +98,10 @@ public struct LCPPolicy: PPPOptionPolicy {
                 case .server:
                     rejects.append(option)  // we do not authenticate ourselves to the client
                 case .client:
-                    if let protocolChoice = PPPAuthenticationProtocol(optionData: option.data), protocolChoice == .msCHAPv2 {
+                    if let protocolChoice = PPPAuthenticationProtocol(optionData: option.data), authentication.contains(protocolChoice) {
                         auth = protocolChoice
                     } else {
-                        naks.append(PPPOption(type: LCPOptionType.authenticationProtocol, data: PPPAuthenticationProtocol.msCHAPv2.optionData))
+                        naks.append(PPPOption(type: LCPOptionType.authenticationProtocol, data: authentication[0].optionData))
                     }
                 }
             case LCPOptionType.magicNumber:
@@ -126,9 +134,12 @@ public struct LCPPolicy: PPPOptionPolicy {
             case LCPOptionType.magicNumber:
                 localMagic = freshMagic() | 1
             case LCPOptionType.authenticationProtocol:
-                // The peer proposes another method; MS-CHAPv2 is the only one we take (server role).
-                if role == .server, PPPAuthenticationProtocol(optionData: option.data) != .msCHAPv2 {
-                    return .authenticationProtocolRefused
+                // The peer proposes another method: take it if allowed (server role).
+                if role == .server {
+                    guard let proposed = PPPAuthenticationProtocol(optionData: option.data), authentication.contains(proposed) else {
+                        return .authenticationProtocolRefused
+                    }
+                    requestedAuthentication = proposed
                 }
             default:
                 break

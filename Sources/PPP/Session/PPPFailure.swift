@@ -14,6 +14,11 @@ public enum PPPFailure: Error, Equatable, Sendable {
     case authenticationRejected(MSCHAPv2FailureMessage)
     /// Client role: the server's "S=" did not prove knowledge of the password (RFC 2759 §8.8).
     case authenticatorResponseMismatch
+    /// Server role (EAP-TLS): the client certificate was refused (unknown root, revoked, TLS
+    /// failure); EAP-Failure sent.
+    case certificateRefused(reason: String)
+    /// Client role: the server sent EAP-Failure (with our TLS engine's reason, if it had one).
+    case eapFailure(tls: String?)
     /// Server role: the Challenge was retransmitted Max-Configure times without a Response.
     case authenticationTimeout
     /// The peer asked us to authenticate with something we cannot do (client role).

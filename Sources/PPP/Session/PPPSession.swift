@@ -16,10 +16,17 @@ public struct PPPServerConfiguration: Sendable {
     public var dns: [PPPIPv4Address]
     public var mru: UInt16
     public var limits: PPPNegotiationLimits
+    /// Methods offered in LCP, in order of preference (Azure: Password → MS-CHAPv2, Certificate → EAP).
+    public var authentication: [PPPAuthenticationProtocol]
+    /// Required when `authentication` contains `.eap`.
+    public var eapTLS: EAPTLSServerSetup?
 
     public init(name: String = "vpngw", users: [String: MSCHAPv2Credential], localAddress: PPPIPv4Address,
                 clientAddress: PPPIPv4Address, dns: [PPPIPv4Address] = [], mru: UInt16 = 1400,
-                limits: PPPNegotiationLimits = PPPNegotiationLimits()) {
+                limits: PPPNegotiationLimits = PPPNegotiationLimits(),
+                authentication: [PPPAuthenticationProtocol] = [.msCHAPv2], eapTLS: EAPTLSServerSetup? = nil) {
+        self.authentication = eapTLS == nil ? authentication.filter { $0 != .eap } : authentication
+        self.eapTLS = eapTLS
         self.name = name
         self.users = users
         self.localAddress = localAddress
@@ -37,9 +44,18 @@ public struct PPPClientConfiguration: Sendable {
     public var wantDNS: Bool
     public var mru: UInt16
     public var limits: PPPNegotiationLimits
+    /// EAP-TLS with a client certificate (Azure certificate authentication).
+    public var eapTLS: EAPTLSClientSetup?
+
+    /// What we can do: EAP-TLS when a certificate is configured, MS-CHAPv2 when a password is.
+    public var authentication: [PPPAuthenticationProtocol] {
+        guard eapTLS != nil else { return [.msCHAPv2] }
+        return password.isEmpty ? [.eap] : [.eap, .msCHAPv2]
+    }
 
     public init(userName: String, password: String, requestedAddress: PPPIPv4Address = .zero, wantDNS: Bool = true,
-                mru: UInt16 = 1400, limits: PPPNegotiationLimits = PPPNegotiationLimits()) {
+                mru: UInt16 = 1400, limits: PPPNegotiationLimits = PPPNegotiationLimits(), eapTLS: EAPTLSClientSetup? = nil) {
+        self.eapTLS = eapTLS
         self.userName = userName
         self.password = password
         self.requestedAddress = requestedAddress
@@ -57,8 +73,12 @@ public enum PPPPhase: Sendable, Equatable {
 public enum PPPAction: Equatable, Sendable {
     /// One PPP frame to put in an SSTP data packet.
     case send([UInt8])
-    /// MS-CHAPv2 succeeded; the RFC 3079 master keys in this side's orientation (HLAK input).
+    /// Authentication succeeded; this side's master keys (HLAK input): the RFC 3079 keys for
+    /// MS-CHAPv2, the two halves of the EAP-TLS MSK for EAP-TLS (EAPTLS.swift).
     case authenticated(user: String, masterSendKey: [UInt8], masterReceiveKey: [UInt8])
+    /// Server role, EAP-TLS: judge the client's certificate chain (leaf first, DER) and answer
+    /// with `peerCertificateVerdict(_:now:)`. Authentication waits for it.
+    case verifyPeer(chain: [[UInt8]])
     /// IPCP opened.
     case networkUp(localIP: PPPIPv4Address, peerIP: PPPIPv4Address, dns: [PPPIPv4Address])
     /// A network-layer packet (IPv4) received while IPCP is open.
@@ -84,6 +104,8 @@ public struct PPPSession: Sendable {
     var ipcp: PPPNegotiationEngine<IPCPPolicy>
     var server: MSCHAPv2Server?
     var client: MSCHAPv2Client?
+    var eapServer: EAPTLSServer?
+    var eapClient: EAPTLSClient?
     var authIdentifier: UInt8
 
     public private(set) var phase: PPPPhase = .dead
@@ -103,7 +125,7 @@ public struct PPPSession: Sendable {
         switch role {
         case .server(let config):
             limits = config.limits
-            lcp = PPPNegotiationEngine(protocolNumber: .lcp, policy: LCPPolicy(role: .server, mru: config.mru, magic: fresh(), freshMagic: fresh),
+            lcp = PPPNegotiationEngine(protocolNumber: .lcp, policy: LCPPolicy(role: .server, mru: config.mru, magic: fresh(), authentication: config.authentication, freshMagic: fresh),
                                        limits: config.limits, firstIdentifier: firstIDs[0])
             ipcp = PPPNegotiationEngine(protocolNumber: .ipcp,
                                         policy: IPCPPolicy(role: .server(localAddress: config.localAddress, clientAddress: config.clientAddress, dns: config.dns)),
@@ -111,12 +133,13 @@ public struct PPPSession: Sendable {
             server = MSCHAPv2Server(name: config.name, users: config.users)
         case .client(let config):
             limits = config.limits
-            lcp = PPPNegotiationEngine(protocolNumber: .lcp, policy: LCPPolicy(role: .client, mru: config.mru, magic: fresh(), freshMagic: fresh),
+            lcp = PPPNegotiationEngine(protocolNumber: .lcp, policy: LCPPolicy(role: .client, mru: config.mru, magic: fresh(), authentication: config.authentication, freshMagic: fresh),
                                        limits: config.limits, firstIdentifier: firstIDs[0])
             ipcp = PPPNegotiationEngine(protocolNumber: .ipcp,
                                         policy: IPCPPolicy(role: .client(requestedAddress: config.requestedAddress, wantDNS: config.wantDNS)),
                                         limits: config.limits, firstIdentifier: firstIDs[1])
             client = MSCHAPv2Client(userName: config.userName, password: config.password)
+            eapClient = config.eapTLS.map { EAPTLSClient(setup: $0) }
         }
         authIdentifier = firstIDs[2]
     }
@@ -184,6 +207,20 @@ public struct PPPSession: Sendable {
                 outputs = []
             }
             authOutputs(outputs, now: now, into: &actions)
+        case .eap:
+            guard phase == .authenticate || phase == .network, lcp.state == .opened,
+                  let packet = EAPPacket.parse(frame.information) else { discardedFrames += 1; break }
+            var outputs: [EAPOutput] = []
+            if var eapServer {
+                outputs = eapServer.receive(packet, now: now, limits: limits)
+                self.eapServer = eapServer
+            } else if var eapClient, phase == .authenticate, lcp.policy.peerRequiresAuthentication == .eap {
+                outputs = eapClient.receive(packet)
+                self.eapClient = eapClient
+            } else {
+                discardedFrames += 1
+            }
+            eapOutputs(outputs, now: now, into: &actions)
         case .ipcp:
             // RFC 1661 §3.2: NCP packets before the Network phase are silently discarded.
             guard phase == .network, let packet = try? PPPControlPacket.parse(frame.information) else { discardedFrames += 1; break }
@@ -209,6 +246,11 @@ public struct PPPSession: Sendable {
             self.server = server
             authOutputs(outputs, now: now, into: &actions)
         }
+        if var eapServer, phase == .authenticate {
+            let outputs = eapServer.timeout(now: now, limits: limits)
+            self.eapServer = eapServer
+            eapOutputs(outputs, now: now, into: &actions)
+        }
         ipcpOutputs(ipcp.timeout(now: now), now: now, into: &actions)
         return finish(actions)
     }
@@ -221,7 +263,7 @@ public struct PPPSession: Sendable {
             // RFC 1661 §5.7: only meaningful in Opened; losing IPCP or CHAP ends the session.
             guard lcp.state == .opened, packet.data.count >= 2 else { return }
             let rejected = PPPProtocol(rawValue: UInt16(packet.data[0]) << 8 | UInt16(packet.data[1]))
-            if rejected == .ipcp || rejected == .chap {
+            if rejected == .ipcp || rejected == .chap || rejected == .eap {
                 lcpOutputs(lcp.fail(.protocolRejected(rejected), now: now), now: now, into: &actions)
             }
         case PPPCode.echoRequest, PPPCode.echoReply, PPPCode.discardRequest:
@@ -239,7 +281,14 @@ public struct PPPSession: Sendable {
             case .up:
                 phase = .authenticate
                 switch role {
-                case .server:
+                case .server(let config):
+                    if lcp.policy.requestedAuthentication == .eap, let setup = config.eapTLS {
+                        var eap = EAPTLSServer(setup: setup, identifier: authIdentifier)
+                        let outputs = eap.start(now: now, limits: limits)
+                        eapServer = eap
+                        eapOutputs(outputs, now: now, into: &actions)
+                        break
+                    }
                     guard var server else { break }
                     let outputs = server.start(random: random, identifier: authIdentifier, now: now, limits: limits)
                     self.server = server
@@ -295,6 +344,32 @@ public struct PPPSession: Sendable {
         }
     }
 
+    /// Server role, EAP-TLS: the owner's decision on the chain of `.verifyPeer`.
+    public mutating func peerCertificateVerdict(_ verdict: EAPTLSPeerVerdict, now: PPPInstant) -> [PPPAction] {
+        guard var eapServer, phase == .authenticate else { return [] }
+        let outputs = eapServer.verdict(verdict)
+        self.eapServer = eapServer
+        var actions: [PPPAction] = []
+        eapOutputs(outputs, now: now, into: &actions)
+        return finish(actions)
+    }
+
+    mutating func eapOutputs(_ outputs: [EAPOutput], now: PPPInstant, into actions: inout [PPPAction]) {
+        var mapped: [AuthenticatorOutput] = []
+        for output in outputs {
+            switch output {
+            case .send(let frame): mapped.append(.send(frame))
+            case .succeeded(let user, let send, let receive): mapped.append(.succeeded(user: user, masterSendKey: send, masterReceiveKey: receive))
+            case .failed(let failure): mapped.append(.failed(failure))
+            case .verifyPeer(let chain):
+                authOutputs(mapped, now: now, into: &actions)
+                mapped = []
+                actions.append(.verifyPeer(chain: chain))
+            }
+        }
+        authOutputs(mapped, now: now, into: &actions)
+    }
+
     mutating func enterNetworkPhase(now: PPPInstant, into actions: inout [PPPAction]) {
         phase = .network
         ipcpOutputs(ipcp.open(now: now), now: now, into: &actions)
@@ -336,7 +411,8 @@ public struct PPPSession: Sendable {
     /// Appends `.armTimer` when the earliest deadline changed.
     mutating func finish(_ actions: [PPPAction]) -> [PPPAction] {
         var actions = actions
-        let candidates = [lcp.deadline, phase == .authenticate ? server?.deadline : nil, ipcp.deadline].compactMap { $0 }
+        let candidates = [lcp.deadline, phase == .authenticate ? server?.deadline : nil, phase == .authenticate ? eapServer?.deadline : nil,
+                          ipcp.deadline].compactMap { $0 }
         let next = candidates.min()
         if let next, next != armedDeadline { actions.append(.armTimer(deadline: next)) }
         armedDeadline = next

@@ -1,6 +1,6 @@
 // The client side of one SSTP call ([MS-SSTP] §3.1), for `vpngw p2s connect` and for tests:
 //   HTTP request → 200 → CALL_CONNECT_REQUEST → CALL_CONNECT_ACK (exactly one CRYPTO_BINDING_REQ)
-//   → PPP client (LCP, MS-CHAPv2, IPCP) in data packets → CALL_CONNECTED with the binding, sent as
+//   → PPP client (LCP, MS-CHAPv2 or EAP-TLS, IPCP) in data packets → CALL_CONNECTED with the binding, sent as
 //   soon as MS-CHAPv2 yields the keys and before any later PPP frame (sstpc's order, protocols.md §4.4).
 // Invariant: exactly one `.close(reason)`, nothing after it.
 import PPP
@@ -212,6 +212,8 @@ public struct SSTPClientCall: Sendable {
             case .linkDown:
                 actions.append(.send(SSTPControlMessage.withStatus(.callDisconnect, status: .noError)))
                 close(.pppFailed(pppFailure ?? .peerTerminated), into: &actions)
+            case .verifyPeer:
+                break  // server role only
             }
         }
     }

@@ -39,7 +39,10 @@ public enum SSTPServerAction: Equatable, Sendable {
     /// One TLS write (the HTTP answer is always a single one).
     case send([UInt8])
     case armTimer(deadline: PPPInstant)
-    /// MS-CHAPv2 succeeded for this user (the call is not yet bound).
+    /// EAP-TLS: judge this client certificate chain (leaf first, DER), then call
+    /// `clientCertificateVerdict(_:now:)`. Nothing proceeds until then.
+    case verifyClientCertificate(chain: [[UInt8]])
+    /// MS-CHAPv2 or EAP-TLS succeeded for this user (the call is not yet bound).
     case authenticated(user: String)
     /// Binding verified and IPCP open: route `clientAddress` to this call.
     case connected(user: String, clientAddress: PPPIPv4Address)
@@ -173,6 +176,14 @@ public struct SSTPServerCall: Sendable {
         return finish(actions)
     }
 
+    /// The owner's verdict on the chain of `.verifyClientCertificate` (EAP-Success or EAP-Failure).
+    public mutating func clientCertificateVerdict(_ verdict: EAPTLSPeerVerdict, now: PPPInstant) -> [SSTPServerAction] {
+        guard state == .pending else { return [] }
+        var actions: [SSTPServerAction] = []
+        pppActions(ppp.peerCertificateVerdict(verdict, now: now), now: now, into: &actions)
+        return finish(actions)
+    }
+
     /// TLS closed or EOF: the call is over, nothing can be sent.
     public mutating func transportClosed(now: PPPInstant) -> [SSTPServerAction] {
         guard state != .closed else { return [] }
@@ -297,6 +308,8 @@ public struct SSTPServerCall: Sendable {
                 pppFailure = failure  // PPP still sends its Failure / Terminate-Request; linkDown ends the call
             case .armTimer(let deadline):
                 pppDeadline = deadline
+            case .verifyPeer(let chain):
+                actions.append(.verifyClientCertificate(chain: chain))
             case .linkDown:
                 if state == .disconnecting {
                     close(disconnectReason, into: &actions)

@@ -1,0 +1,407 @@
+// EAP (RFC 3748) carrying EAP-TLS (RFC 5216) inside PPP, both roles, as values. The TLS engine
+// itself is not here: it sits behind `EAPTLSEngine` (SSTPNIO drives swift-nio-ssl's NIOSSLHandler
+// in an EmbeddedChannel), so this file only frames, fragments and reassembles.
+//   server: Request/Identity → Response/Identity → Request/TLS-Start (S) → TLS records in
+//           fragments (L/M flags, empty Response/Request = fragment ACK) → handshake complete →
+//           the owner verifies the client chain (`.verifyPeer`) → Success, or Failure.
+//   client: answers Identity, Naks other methods with 13, drives its engine from TLS-Start,
+//           acknowledges fragments, and on Success exports the MSK.
+// Keys (RFC 5216 §2.3): MSK = TLS-Exporter("client EAP encryption", 64). Oriented like pppd's
+// eap-tls.c: client send = MSK[0..<32], receive = MSK[32..<64]; the server the other way round.
+// The SSTP HLAK is therefore MSK[0..<32] on both sides ([MS-SSTP] §3.2.5.2.4, sstp-client's
+// EAP-TLS vector, protocols.md §4.4).
+
+/// The TLS half of EAP-TLS: TLS records in, TLS records out. One instance per authentication;
+/// used from one thread (the owner's event loop).
+public protocol EAPTLSEngine: AnyObject, Sendable {
+    /// Client role: the ClientHello. Server role: nothing (the client speaks first).
+    func start() -> [UInt8]
+    /// TLS bytes from the peer; returns TLS bytes to send (possibly none).
+    func feed(_ bytes: [UInt8]) -> [UInt8]
+    /// The handshake finished (both Finished messages exchanged).
+    var isComplete: Bool { get }
+    /// Why TLS failed (alert sent or received, bad record); nil while fine.
+    var failureReason: String? { get }
+    /// The peer's certificates, leaf first, DER.
+    var peerCertificateChain: [[UInt8]] { get }
+    /// RFC 5705 exporter without context; nil before completion.
+    func exportKeyingMaterial(label: String, length: Int) -> [UInt8]?
+}
+
+/// Server side of EAP-TLS.
+public struct EAPTLSServerSetup: Sendable {
+    public var makeEngine: @Sendable () throws -> any EAPTLSEngine
+    /// TLS bytes per EAP-TLS fragment (kept well below the MRU).
+    public var fragmentSize: Int
+    public init(fragmentSize: Int = 1000, makeEngine: @escaping @Sendable () throws -> any EAPTLSEngine) {
+        self.makeEngine = makeEngine
+        self.fragmentSize = fragmentSize
+    }
+}
+
+/// Client side of EAP-TLS.
+public struct EAPTLSClientSetup: Sendable {
+    /// Sent in Response/Identity.
+    public var identity: String
+    public var makeEngine: @Sendable () throws -> any EAPTLSEngine
+    public var fragmentSize: Int
+    public init(identity: String, fragmentSize: Int = 1000, makeEngine: @escaping @Sendable () throws -> any EAPTLSEngine) {
+        self.identity = identity
+        self.makeEngine = makeEngine
+        self.fragmentSize = fragmentSize
+    }
+}
+
+/// The owner's decision on a client certificate chain (server role).
+public enum EAPTLSPeerVerdict: Equatable, Sendable {
+    /// Accepted; `identity` names the session (e.g. the certificate's subject CN).
+    case accepted(identity: String)
+    case refused(reason: String)
+}
+
+public enum EAPCode {
+    public static let request: UInt8 = 1
+    public static let response: UInt8 = 2
+    public static let success: UInt8 = 3
+    public static let failure: UInt8 = 4
+}
+
+public enum EAPType {
+    public static let identity: UInt8 = 1
+    public static let notification: UInt8 = 2
+    public static let nak: UInt8 = 3
+    public static let tls: UInt8 = 13
+}
+
+/// EAP-TLS flags (RFC 5216 §3.1).
+public enum EAPTLSFlags {
+    public static let lengthIncluded: UInt8 = 0x80
+    public static let moreFragments: UInt8 = 0x40
+    public static let start: UInt8 = 0x20
+}
+
+/// One EAP packet (RFC 3748 §4): Code | Identifier | Length | [Type | Type-Data].
+public struct EAPPacket: Equatable, Sendable {
+    public var code: UInt8
+    public var identifier: UInt8
+    public var type: UInt8?
+    public var typeData: [UInt8]
+
+    public init(code: UInt8, identifier: UInt8, type: UInt8? = nil, typeData: [UInt8] = []) {
+        self.code = code
+        self.identifier = identifier
+        self.type = type
+        self.typeData = typeData
+    }
+
+    public static func parse(_ bytes: [UInt8]) -> EAPPacket? {
+        guard let control = try? PPPControlPacket.parse(bytes) else { return nil }
+        switch control.code {
+        case EAPCode.request, EAPCode.response:
+            guard let type = control.data.first else { return nil }
+            return EAPPacket(code: control.code, identifier: control.identifier, type: type, typeData: Array(control.data.dropFirst()))
+        case EAPCode.success, EAPCode.failure:
+            return EAPPacket(code: control.code, identifier: control.identifier)
+        default:
+            return nil
+        }
+    }
+
+    public func frame() -> [UInt8] {
+        PPPControlPacket(code: code, identifier: identifier, data: (type.map { [$0] } ?? []) + typeData).frame(.eap)
+    }
+}
+
+/// One EAP-TLS message's fields (RFC 5216 §3.1).
+public struct EAPTLSMessage: Equatable, Sendable {
+    public var flags: UInt8
+    public var totalLength: UInt32?
+    public var data: [UInt8]
+
+    public init(flags: UInt8, totalLength: UInt32? = nil, data: [UInt8] = []) {
+        self.flags = flags
+        self.totalLength = totalLength
+        self.data = data
+    }
+
+    public static func parse(_ typeData: [UInt8]) -> EAPTLSMessage? {
+        guard let flags = typeData.first else { return nil }
+        if flags & EAPTLSFlags.lengthIncluded != 0 {
+            guard typeData.count >= 5 else { return nil }
+            let length = typeData[1..<5].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+            return EAPTLSMessage(flags: flags, totalLength: length, data: Array(typeData[5...]))
+        }
+        return EAPTLSMessage(flags: flags, data: Array(typeData.dropFirst()))
+    }
+
+    public func emit() -> [UInt8] {
+        var out = [flags]
+        if let totalLength {
+            out += [UInt8(totalLength >> 24), UInt8((totalLength >> 16) & 0xFF), UInt8((totalLength >> 8) & 0xFF), UInt8(totalLength & 0xFF)]
+        }
+        return out + data
+    }
+
+    public var isAck: Bool { flags & (EAPTLSFlags.start | EAPTLSFlags.moreFragments) == 0 && data.isEmpty && totalLength == nil }
+}
+
+/// Bounds on what a peer can make us hold.
+public enum EAPTLSLimits {
+    /// A whole TLS flight (certificate chains included).
+    public static let maxMessage = 64 * 1024
+}
+
+/// Splits outgoing TLS bytes into EAP-TLS fragments; reassembles incoming ones.
+struct EAPTLSFragmenter: Sendable {
+    let fragmentSize: Int
+    var outgoing: [UInt8] = []
+    var outgoingOffset = 0
+    var incoming: [UInt8] = []
+    var incomingExpected: Int?
+
+    enum Reassembly: Equatable { case needMore, complete([UInt8]), invalid(String) }
+
+    var hasPendingOutput: Bool { outgoingOffset < outgoing.count }
+
+    mutating func queue(_ bytes: [UInt8]) {
+        outgoing = bytes
+        outgoingOffset = 0
+    }
+
+    /// The next fragment: L on the first of several, M while more follow (RFC 5216 §2.1.5).
+    mutating func nextFragment() -> EAPTLSMessage {
+        let end = min(outgoing.count, outgoingOffset + fragmentSize)
+        let chunk = Array(outgoing[outgoingOffset..<end])
+        var flags: UInt8 = 0
+        var total: UInt32?
+        if outgoingOffset == 0 && outgoing.count > fragmentSize {
+            flags |= EAPTLSFlags.lengthIncluded
+            total = UInt32(outgoing.count)
+        }
+        if end < outgoing.count { flags |= EAPTLSFlags.moreFragments }
+        outgoingOffset = end
+        return EAPTLSMessage(flags: flags, totalLength: total, data: chunk)
+    }
+
+    mutating func receive(_ message: EAPTLSMessage) -> Reassembly {
+        if let total = message.totalLength {
+            guard Int(total) <= EAPTLSLimits.maxMessage else { return .invalid("EAP-TLS message length \(total) exceeds \(EAPTLSLimits.maxMessage)") }
+            if incoming.isEmpty { incomingExpected = Int(total) }
+        }
+        incoming += message.data
+        guard incoming.count <= EAPTLSLimits.maxMessage else { return .invalid("EAP-TLS reassembly exceeds \(EAPTLSLimits.maxMessage) bytes") }
+        if let expected = incomingExpected, incoming.count > expected { return .invalid("EAP-TLS fragments exceed the announced length \(expected)") }
+        if message.flags & EAPTLSFlags.moreFragments != 0 { return .needMore }
+        if let expected = incomingExpected, incoming.count != expected { return .invalid("EAP-TLS message is \(incoming.count) bytes, \(expected) announced") }
+        let whole = incoming
+        incoming = []
+        incomingExpected = nil
+        return .complete(whole)
+    }
+}
+
+extension EAPTLSEngine {
+    /// The 64-byte MSK of RFC 5216 §2.3 (TLS 1.2).
+    func msk() -> [UInt8]? {
+        guard let key = exportKeyingMaterial(label: "client EAP encryption", length: 64), key.count == 64 else { return nil }
+        return key
+    }
+}
+
+/// The authenticator (server) side.
+struct EAPTLSServer: Sendable {
+    enum Stage: Sendable, Equatable { case identity, started, handshake, awaitingVerdict, done }
+    let setup: EAPTLSServerSetup
+    var stage = Stage.identity
+    var identifier: UInt8
+    var identity = ""
+    var engine: (any EAPTLSEngine)?
+    var fragmenter: EAPTLSFragmenter
+    var lastRequest: [UInt8] = []
+    var retransmissions = 0
+    var deadline: PPPInstant?
+
+    init(setup: EAPTLSServerSetup, identifier: UInt8) {
+        self.setup = setup
+        self.identifier = identifier
+        fragmenter = EAPTLSFragmenter(fragmentSize: max(64, setup.fragmentSize))
+    }
+
+    mutating func start(now: PPPInstant, limits: PPPNegotiationLimits) -> [EAPOutput] {
+        request(EAPPacket(code: EAPCode.request, identifier: identifier, type: EAPType.identity), now: now, limits: limits)
+    }
+
+    mutating func request(_ packet: EAPPacket, now: PPPInstant, limits: PPPNegotiationLimits) -> [EAPOutput] {
+        lastRequest = packet.frame()
+        retransmissions = 0
+        deadline = now + limits.restartInterval
+        return [.send(lastRequest)]
+    }
+
+    mutating func nextRequest(_ message: EAPTLSMessage, now: PPPInstant, limits: PPPNegotiationLimits) -> [EAPOutput] {
+        identifier &+= 1
+        return request(EAPPacket(code: EAPCode.request, identifier: identifier, type: EAPType.tls, typeData: message.emit()), now: now, limits: limits)
+    }
+
+    mutating func timeout(now: PPPInstant, limits: PPPNegotiationLimits) -> [EAPOutput] {
+        guard stage != .done, stage != .awaitingVerdict, let deadline, now >= deadline else { return [] }
+        retransmissions += 1
+        if retransmissions >= limits.maxConfigure {
+            self.deadline = nil
+            stage = .done
+            return [.failed(.authenticationTimeout)]
+        }
+        self.deadline = now + limits.restartInterval
+        return [.send(lastRequest)]
+    }
+
+    mutating func fail(_ reason: String) -> [EAPOutput] {
+        stage = .done
+        deadline = nil
+        return [.send(EAPPacket(code: EAPCode.failure, identifier: identifier).frame()), .failed(.certificateRefused(reason: reason))]
+    }
+
+    mutating func receive(_ packet: EAPPacket, now: PPPInstant, limits: PPPNegotiationLimits) -> [EAPOutput] {
+        // RFC 3748 §4.1: a Response must match the outstanding Request's identifier.
+        guard packet.code == EAPCode.response, packet.identifier == identifier, stage != .done, stage != .awaitingVerdict else { return [] }
+        switch (stage, packet.type) {
+        case (.identity, EAPType.identity):
+            identity = String(decoding: packet.typeData.prefix(253), as: UTF8.self)
+            do { engine = try setup.makeEngine() } catch { return fail("cannot start TLS: \(error)") }
+            stage = .started
+            return nextRequest(EAPTLSMessage(flags: EAPTLSFlags.start), now: now, limits: limits)
+        case (_, EAPType.nak):
+            return fail("the client refused EAP-TLS (Nak for \(packet.typeData.map(String.init)))")
+        case (.started, EAPType.tls), (.handshake, EAPType.tls):
+            guard let message = EAPTLSMessage.parse(packet.typeData), let engine else { return fail("malformed EAP-TLS response") }
+            stage = .handshake
+            if message.isAck {
+                if fragmenter.hasPendingOutput { return nextRequest(fragmenter.nextFragment(), now: now, limits: limits) }
+                // The client acknowledged our last flight: the handshake must now be complete.
+                guard engine.isComplete else { return fail(engine.failureReason ?? "TLS handshake incomplete") }
+                stage = .awaitingVerdict
+                deadline = nil
+                return [.verifyPeer(engine.peerCertificateChain)]
+            }
+            switch fragmenter.receive(message) {
+            case .invalid(let reason):
+                return fail(reason)
+            case .needMore:
+                return nextRequest(EAPTLSMessage(flags: 0), now: now, limits: limits)
+            case .complete(let records):
+                let reply = engine.feed(records)
+                if let reason = engine.failureReason { return fail("TLS: \(reason)") }
+                guard !reply.isEmpty else {
+                    guard engine.isComplete else { return nextRequest(EAPTLSMessage(flags: 0), now: now, limits: limits) }
+                    stage = .awaitingVerdict
+                    deadline = nil
+                    return [.verifyPeer(engine.peerCertificateChain)]
+                }
+                fragmenter.queue(reply)
+                return nextRequest(fragmenter.nextFragment(), now: now, limits: limits)
+            }
+        default:
+            return []
+        }
+    }
+
+    /// The owner's verdict on the client chain: EAP-Success with keys, or EAP-Failure.
+    mutating func verdict(_ verdict: EAPTLSPeerVerdict) -> [EAPOutput] {
+        guard stage == .awaitingVerdict, let engine else { return [] }
+        switch verdict {
+        case .refused(let reason):
+            return fail(reason)
+        case .accepted(let name):
+            guard let msk = engine.msk() else { return fail("TLS keying material unavailable") }
+            stage = .done
+            deadline = nil
+            // RFC 3748 §4.2: Success carries the identifier of the last Response.
+            return [.send(EAPPacket(code: EAPCode.success, identifier: identifier).frame()),
+                    .succeeded(user: name, masterSendKey: Array(msk[32..<64]), masterReceiveKey: Array(msk[0..<32]))]
+        }
+    }
+}
+
+/// The peer (client) side.
+struct EAPTLSClient: Sendable {
+    let setup: EAPTLSClientSetup
+    var engine: (any EAPTLSEngine)?
+    var fragmenter: EAPTLSFragmenter
+    var lastRequestID: UInt8?
+    var lastResponse: [UInt8] = []
+    var done = false
+
+    init(setup: EAPTLSClientSetup) {
+        self.setup = setup
+        fragmenter = EAPTLSFragmenter(fragmentSize: max(64, setup.fragmentSize))
+    }
+
+    mutating func respond(_ id: UInt8, type: UInt8, data: [UInt8]) -> [EAPOutput] {
+        lastRequestID = id
+        lastResponse = EAPPacket(code: EAPCode.response, identifier: id, type: type, typeData: data).frame()
+        return [.send(lastResponse)]
+    }
+
+    mutating func receive(_ packet: EAPPacket) -> [EAPOutput] {
+        guard !done else { return [] }
+        switch packet.code {
+        case EAPCode.request:
+            // RFC 3748 §4.1: a retransmitted Request gets the same Response.
+            if packet.identifier == lastRequestID, !lastResponse.isEmpty { return [.send(lastResponse)] }
+            switch packet.type {
+            case EAPType.identity:
+                return respond(packet.identifier, type: EAPType.identity, data: Array(setup.identity.utf8))
+            case EAPType.notification:
+                return respond(packet.identifier, type: EAPType.notification, data: [])
+            case EAPType.tls:
+                guard let message = EAPTLSMessage.parse(packet.typeData) else { return [] }
+                if message.flags & EAPTLSFlags.start != 0 {
+                    guard engine == nil else { return [] }
+                    do { engine = try setup.makeEngine() } catch {
+                        done = true
+                        return [.failed(.authenticationRequiredButUnsupported)]
+                    }
+                    fragmenter.queue(engine!.start())
+                    return respond(packet.identifier, type: EAPType.tls, data: fragmenter.nextFragment().emit())
+                }
+                guard let engine else { return [] }
+                if message.isAck {
+                    guard fragmenter.hasPendingOutput else { return [] }
+                    return respond(packet.identifier, type: EAPType.tls, data: fragmenter.nextFragment().emit())
+                }
+                switch fragmenter.receive(message) {
+                case .invalid:
+                    done = true
+                    return [.failed(.authenticationRequiredButUnsupported)]
+                case .needMore:
+                    return respond(packet.identifier, type: EAPType.tls, data: EAPTLSMessage(flags: 0).emit())
+                case .complete(let records):
+                    let reply = engine.feed(records)
+                    if reply.isEmpty { return respond(packet.identifier, type: EAPType.tls, data: EAPTLSMessage(flags: 0).emit()) }
+                    fragmenter.queue(reply)
+                    return respond(packet.identifier, type: EAPType.tls, data: fragmenter.nextFragment().emit())
+                }
+            default:
+                // RFC 3748 §5.3.1: Legacy Nak, desired type EAP-TLS.
+                return respond(packet.identifier, type: EAPType.nak, data: [EAPType.tls])
+            }
+        case EAPCode.success:
+            guard let engine, engine.isComplete, let msk = engine.msk() else { return [] }
+            done = true
+            return [.succeeded(user: setup.identity, masterSendKey: Array(msk[0..<32]), masterReceiveKey: Array(msk[32..<64]))]
+        case EAPCode.failure:
+            done = true
+            return [.failed(.eapFailure(tls: engine?.failureReason))]
+        default:
+            return []
+        }
+    }
+}
+
+enum EAPOutput: Equatable, Sendable {
+    case send([UInt8])
+    case succeeded(user: String, masterSendKey: [UInt8], masterReceiveKey: [UInt8])
+    case failed(PPPFailure)
+    /// Server role: ask the owner to judge this chain (leaf first).
+    case verifyPeer([[UInt8]])
+}

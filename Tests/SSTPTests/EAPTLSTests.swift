@@ -1,0 +1,218 @@
+// EAP-TLS (RFC 5216) end to end in one process: the pure PPP core in both roles with the real
+// TLS engine (swift-nio-ssl in an EmbeddedChannel), the certificate policy, and the SSTP binding.
+import Foundation
+import Testing
+import NIOSSL
+import X509
+@testable import PPP
+@testable import SSTP
+@testable import SSTPNIO
+
+struct PKI {
+    let root: P2SCertificate
+    let client: P2SCertificate
+    let otherRoot: P2SCertificate
+    let stranger: P2SCertificate
+    let server: SSTPServerIdentity
+
+    static let shared: PKI = {
+        let root = try! P2SCertificate.makeRoot(commonName: "P2SRootCert")
+        let other = try! P2SCertificate.makeRoot(commonName: "SomeoneElsesRoot")
+        return PKI(root: root, client: try! P2SCertificate.makeClient(commonName: "alice-laptop", issuer: root),
+                   otherRoot: other, stranger: try! P2SCertificate.makeClient(commonName: "mallory", issuer: other),
+                   server: try! SSTPServerIdentity.selfSigned(commonName: "10.99.0.1"))
+    }()
+
+    func serverSetup(fragmentSize: Int = 1000) -> EAPTLSServerSetup {
+        let server = self.server
+        return EAPTLSServerSetup(fragmentSize: fragmentSize) { try NIOEAPTLSEngine(serverChain: server.certificateChain, privateKey: server.privateKey) }
+    }
+
+    func clientSetup(_ cert: P2SCertificate, fragmentSize: Int = 1000) -> EAPTLSClientSetup {
+        EAPTLSClientSetup(identity: "alice-laptop", fragmentSize: fragmentSize) { try NIOEAPTLSEngine(clientChain: try cert.nioChain(), privateKey: try cert.nioKey()) }
+    }
+}
+
+/// Two PPP sessions back to back; `.verifyPeer` answered by `verify`.
+struct PPPPair {
+    var server: PPPSession
+    var client: PPPSession
+    var serverLog: [PPPAction] = []
+    var clientLog: [PPPAction] = []
+    var verify: @Sendable ([[UInt8]]) async -> EAPTLSPeerVerdict
+    var eapFramesToServer = 0
+
+    init(server: PPPServerConfiguration, client: PPPClientConfiguration, verify: @escaping @Sendable ([[UInt8]]) async -> EAPTLSPeerVerdict) {
+        self.server = PPPSession(role: .server(server), random: SystemPPPRandom())
+        self.client = PPPSession(role: .client(client), random: SystemPPPRandom())
+        self.verify = verify
+    }
+
+    mutating func run() async {
+        var toServer: [[UInt8]] = [], toClient: [[UInt8]] = []
+        func split(_ actions: [PPPAction], into queue: inout [[UInt8]], log: inout [PPPAction]) -> [[UInt8]] {
+            var chains: [[UInt8]] = []
+            for a in actions {
+                log.append(a)
+                if case .send(let f) = a { queue.append(f) }
+                if case .verifyPeer(let chain) = a { chains = chain }
+            }
+            return chains
+        }
+        _ = split(client.start(now: .zero), into: &toServer, log: &clientLog)
+        _ = split(server.start(now: .zero), into: &toClient, log: &serverLog)
+        for _ in 0..<2000 {
+            if let f = toServer.first {
+                toServer.removeFirst()
+                if (try? PPPFrame.parse(f))?.protocolNumber == .eap { eapFramesToServer += 1 }
+                let chain = split(server.handle(frame: f, now: .zero), into: &toClient, log: &serverLog)
+                if !chain.isEmpty {
+                    let verdict = await verify(chain)
+                    _ = split(server.peerCertificateVerdict(verdict, now: .zero), into: &toClient, log: &serverLog)
+                }
+            } else if let f = toClient.first {
+                toClient.removeFirst()
+                _ = split(client.handle(frame: f, now: .zero), into: &toServer, log: &clientLog)
+            } else { break }
+        }
+    }
+
+    static func keys(_ log: [PPPAction]) -> (user: String, send: [UInt8], receive: [UInt8])? {
+        for a in log { if case .authenticated(let u, let s, let r) = a { return (u, s, r) } }
+        return nil
+    }
+    static func failure(_ log: [PPPAction]) -> PPPFailure? {
+        for a in log { if case .failed(let f) = a { return f } }
+        return nil
+    }
+    static func networkUp(_ log: [PPPAction]) -> Bool { log.contains { if case .networkUp = $0 { true } else { false } } }
+}
+
+func eapServerConfig(_ pki: PKI, methods: [PPPAuthenticationProtocol] = [.eap], fragmentSize: Int = 1000) -> PPPServerConfiguration {
+    PPPServerConfiguration(users: ["bob": MSCHAPv2Credential(password: "pw")], localAddress: PPPIPv4Address(172, 16, 0, 1),
+                           clientAddress: PPPIPv4Address(172, 16, 0, 10), authentication: methods, eapTLS: pki.serverSetup(fragmentSize: fragmentSize))
+}
+
+@Suite struct EAPTLSTests {
+    let pki = PKI.shared
+
+    var policy: SSTPClientCertificatePolicy { SSTPClientCertificatePolicy(roots: [pki.root.certificate], revoked: []) }
+
+    @Test func tls12PRFMatchesOpenSSL() {
+        // `openssl kdf -keylen 64 -kdfopt digest:SHA256 -kdfopt hexsecret:… -kdfopt hexseed:<"test label"‖seed> TLS1-PRF`
+        let out = TLS12PRF.compute(secret: hex("9bbe436ba940f017b17652849a71db35"), label: Array("test label".utf8),
+                                   seed: hex("a0ba9f936cda311827a6f796ffd5198c"), length: 64)
+        #expect(out == hex("E3F229BA727BE17B8D122620557CD453C2AAB21D07C3D495329B52D4E61EDB5A6B301791E90D35C9C9A46B4E14BAF9AF0FA022F7077DEF17ABFD3797C0564BAB"))
+        let out384 = TLS12PRF.compute(secret: hex("9bbe436ba940f017b17652849a71db35"), label: Array("test label".utf8),
+                                      seed: hex("a0ba9f936cda311827a6f796ffd5198c"), length: 64, sha384: true)
+        #expect(out384 == hex("DD88775CD827187B67A3F7652B5C13F715791CC46E0274A6D3FB16651103DEFC544CD8AFB68369A219BB918B8B21DDB1764AF0A70339E6DEC085E574F655851B"))
+    }
+
+    @Test func sstpClientEAPTLSBindingVector() {
+        // sstp-client src/sstp-cmac.c sstp_test_tls (Win 8.1 ↔ Win2K19 RAS, EAP-TLS): HLAK = MSK[0..<32].
+        let msk = hex("bb2c17edbaa643b3d511eb9848792b7cab5f5d709fe9bdf89b5deaf5a8c17db7") + hex("6db2817cdc55aa42c3a1ff3389be08e2effe8b2dc719074a43cfbb8acf7414ce")
+        // Our orientation: client send = MSK[0..<32]; server receive = MSK[0..<32].
+        let clientHLAK = SSTPCryptoBinding.clientHLAK(masterSendKey: Array(msk[0..<32]), masterReceiveKey: Array(msk[32..<64]))
+        let serverHLAK = SSTPCryptoBinding.serverHLAK(masterSendKey: Array(msk[32..<64]), masterReceiveKey: Array(msk[0..<32]))
+        #expect(clientHLAK == serverHLAK)
+        let packet = hex("10010070000400010003006800000002")
+            + hex("388a1ecbf302ba02f9f372ce37488ec36b71a28b5e1b19fbe44d5465a631c463")
+            + hex("7ff150176fa8e38a1f402d11ff89ff11b66505ad7f9ae81205277ba4a6b9ef9d") + [UInt8](repeating: 0, count: 32)
+        #expect(packet.count == 112)
+        #expect(SSTPCryptoBinding.compoundMAC(callConnected: packet, hlak: clientHLAK, hash: .sha256)
+                == hex("fe6473c7d183914e483fea1b12a6e760a4da16b62fab12a0a1e54e0ec325b24e"))
+    }
+
+    @Test func pppEAPTLSReachesNetworkUpWithMatchingKeys() async {
+        let policy = self.policy
+        var pair = PPPPair(server: eapServerConfig(pki),
+                           client: PPPClientConfiguration(userName: "alice-laptop", password: "", eapTLS: pki.clientSetup(pki.client)),
+                           verify: { await policy.verify(chain: $0).verdict })
+        await pair.run()
+        #expect(PPPPair.failure(pair.serverLog) == nil)
+        #expect(PPPPair.failure(pair.clientLog) == nil)
+        #expect(PPPPair.networkUp(pair.serverLog))
+        #expect(PPPPair.networkUp(pair.clientLog))
+        let s = PPPPair.keys(pair.serverLog), c = PPPPair.keys(pair.clientLog)
+        #expect(s?.user == "alice-laptop")
+        #expect(s != nil && c != nil)
+        #expect(s?.send == c?.receive && s?.receive == c?.send)
+        #expect(s?.send.count == 32)
+        guard let s, let c else { return }
+        let sh = SSTPCryptoBinding.serverHLAK(masterSendKey: s.send, masterReceiveKey: s.receive)
+        let ch = SSTPCryptoBinding.clientHLAK(masterSendKey: c.send, masterReceiveKey: c.receive)
+        #expect(sh == ch && sh != [UInt8](repeating: 0, count: 32))
+    }
+
+    @Test func smallFragmentsReassemble() async {
+        let policy = self.policy
+        var pair = PPPPair(server: eapServerConfig(pki, fragmentSize: 100),
+                           client: PPPClientConfiguration(userName: "x", password: "", eapTLS: pki.clientSetup(pki.client, fragmentSize: 77)),
+                           verify: { await policy.verify(chain: $0).verdict })
+        await pair.run()
+        #expect(PPPPair.networkUp(pair.serverLog) && PPPPair.networkUp(pair.clientLog))
+        #expect(pair.eapFramesToServer > 10)
+    }
+
+    @Test func unknownRootRefused() async {
+        let policy = self.policy
+        var pair = PPPPair(server: eapServerConfig(pki),
+                           client: PPPClientConfiguration(userName: "m", password: "", eapTLS: pki.clientSetup(pki.stranger)),
+                           verify: { await policy.verify(chain: $0).verdict })
+        await pair.run()
+        guard case .certificateRefused(let reason) = PPPPair.failure(pair.serverLog) else { Issue.record("not refused"); return }
+        #expect(reason.contains("does not chain"))
+        #expect(PPPPair.failure(pair.clientLog) == .eapFailure(tls: nil))
+        #expect(!PPPPair.networkUp(pair.serverLog))
+    }
+
+    @Test func revokedRefused() async {
+        let policy = SSTPClientCertificatePolicy(roots: [pki.root.certificate], revoked: [pki.client.thumbprint.lowercased()])
+        var pair = PPPPair(server: eapServerConfig(pki),
+                           client: PPPClientConfiguration(userName: "a", password: "", eapTLS: pki.clientSetup(pki.client)),
+                           verify: { await policy.verify(chain: $0).verdict })
+        await pair.run()
+        guard case .certificateRefused(let reason) = PPPPair.failure(pair.serverLog) else { Issue.record("not refused"); return }
+        #expect(reason.contains("revoked"))
+        #expect(!PPPPair.networkUp(pair.clientLog))
+    }
+
+    @Test func bothMethodsClientChoosesByNak() async {
+        // Server prefers EAP; a password-only client Naks it for MS-CHAPv2.
+        var pair = PPPPair(server: eapServerConfig(pki, methods: [.eap, .msCHAPv2]),
+                           client: PPPClientConfiguration(userName: "bob", password: "pw"), verify: { _ in .refused(reason: "unused") })
+        await pair.run()
+        #expect(PPPPair.keys(pair.serverLog)?.user == "bob")
+        #expect(PPPPair.networkUp(pair.clientLog))
+        // And a certificate client against the same server uses EAP-TLS.
+        let policy = self.policy
+        var cert = PPPPair(server: eapServerConfig(pki, methods: [.msCHAPv2, .eap]),
+                           client: PPPClientConfiguration(userName: "a", password: "", eapTLS: pki.clientSetup(pki.client)),
+                           verify: { await policy.verify(chain: $0).verdict })
+        await cert.run()
+        #expect(PPPPair.keys(cert.serverLog)?.user == "alice-laptop")
+    }
+
+    @Test func sstpCallWithEAPTLSBindsAndConnects() {
+        var server = serverConfiguration()
+        server.ppp = eapServerConfig(pki)
+        var client = clientConfiguration()
+        client.ppp = PPPClientConfiguration(userName: "alice-laptop", password: "", eapTLS: pki.clientSetup(pki.client))
+        var call = Call(server: server, client: client)
+        let expected = pki.client.thumbprint
+        call.verify = { SSTPClientCertificatePolicy.thumbprint(der: $0.first ?? []) == expected ? .accepted(identity: "alice-laptop") : .refused(reason: "?") }
+        call.run()
+        #expect(call.server.state == .connected)
+        #expect(call.serverLog.contains { if case .connected(let user, _) = $0 { user == "alice-laptop" } else { false } })
+    }
+
+    @Test func garbageEAPIsHarmless() {
+        // Truncated, oversized-length and unknown-code EAP frames, then a bogus L length: no crash, no success.
+        var session = PPPSession(role: .server(eapServerConfig(pki)), random: SystemPPPRandom())
+        _ = session.start(now: .zero)
+        for junk: [UInt8] in [[], [1], [2, 0, 0xFF, 0xFF, 13], [9, 9, 0, 4], [2, 0, 0, 5, 13]] {
+            _ = session.handle(frame: PPPFrame(protocolNumber: .eap, information: junk).emit(), now: .zero)
+        }
+        #expect(session.authenticatedUser == nil)
+    }
+}
