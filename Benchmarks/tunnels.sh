@@ -775,8 +775,21 @@ setup_times() {
     vpngw_side gw-b "$OUT/vpngw-b.json" && vpngw_side gw-a "$OUT/vpngw-a.json" && ms="$(wait_child gw-a)" && v="$v $ms"
     cp "$OUT/vpngw-gw-a.log" "$OUT/setup-vpngw-$i-gw-a.log" 2>/dev/null
   done
-  printf 'vpngw ↔ vpngw\t%s\tvpngw log: .start → first CHILD SA installed (monotonic)\n' "$(median3 $v)" >>"$OUT/setup.tsv"
-  echo "  vpngw ↔ vpngw:$v ms"
+  printf 'vpngw ↔ vpngw, both new\t%s\tvpngw log: .start → first CHILD SA installed (monotonic); both processes just started\n' "$(median3 $v)" >>"$OUT/setup.tsv"
+  echo "  vpngw ↔ vpngw, both processes new:$v ms"
+  # vpngw ↔ vpngw with the responder already running (as charon is in the other two rows)
+  ns_teardown; topo4 no; v=""
+  vpngw_ike_conf "$OUT/vpngw-b.json" 192.0.2.2 192.0.2.1 10.1.0.0/24 respond "$SETUP_ESP"
+  if vpngw_side gw-b "$OUT/vpngw-b.json"; then
+    for i in $(seq 0 "$SETUP_REPS"); do   # sample 0 warms the responder up and is not counted
+      vpngw_ike_conf "$OUT/vpngw-a.json" 192.0.2.1 192.0.2.2 10.2.0.0/24 initiate "$SETUP_ESP"
+      vpngw_side gw-a "$OUT/vpngw-a.json" && ms="$(wait_child gw-a)" && [ "$i" -gt 0 ] && v="$v $ms"
+      cp "$OUT/vpngw-gw-a.log" "$OUT/setup-vpngw-warm-$i-gw-a.log" 2>/dev/null
+      stop_pids "$(cat "$OUT/vpngw-gw-a.pid")"; sleep 0.3
+    done
+  fi
+  printf 'vpngw ↔ vpngw, resp. up\t%s\tvpngw log; responder running, a new initiator process per sample\n' "$(median3 $v)" >>"$OUT/setup.tsv"
+  echo "  vpngw ↔ vpngw, responder already running:$v ms"
   if have_charon; then
     # vpngw → strongSwan: charon stays up in gw-b, a fresh vpngw initiator per sample
     ns_teardown; topo4 no; v=""
