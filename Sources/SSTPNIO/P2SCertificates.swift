@@ -63,6 +63,13 @@ public struct P2SCertificate: Sendable {
         der = serializer.serializedBytes
     }
 
+    /// Loads a root made by `makeRoot` (PEM certificate, PEM P-256 key) to issue more clients.
+    public static func load(certificateFile: String, keyFile: String) throws -> P2SCertificate {
+        let certificate = try Certificate(pemEncoded: try String(contentsOfFile: certificateFile, encoding: .utf8))
+        let key = try P256.Signing.PrivateKey(pemRepresentation: try String(contentsOfFile: keyFile, encoding: .utf8))
+        return try P2SCertificate(certificate: certificate, key: key)
+    }
+
     /// Loads a PEM certificate and PEM private key (P-256 from make-cert, or any key NIOSSL reads).
     public static func loadNIO(certificateFile: String, keyFile: String) throws -> (chain: [NIOSSLCertificate], key: NIOSSLPrivateKey, leafDER: [UInt8]) {
         let chain = try NIOSSLCertificate.fromPEMFile(certificateFile)

@@ -17,6 +17,9 @@ public struct SSTPClientOptions: Sendable {
     public var user: String
     public var password: String
     public var timers = SSTPTimers()
+    /// Certificate authentication (EAP-TLS): PEM certificate (leaf first) and key files.
+    public var certificateFile: String?
+    public var keyFile: String?
 
     public init(host: String, port: Int, user: String, password: String) {
         self.host = host
@@ -102,7 +105,12 @@ final class SSTPClientHandler: ChannelInboundHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let tls = event as? TLSUserEvent, case .handshakeCompleted = tls {
             let der = (try? context.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self).peerCertificate?.toDERBytes()) ?? []
-            let ppp = PPPClientConfiguration(userName: options.user, password: options.password)
+            var ppp = PPPClientConfiguration(userName: options.user, password: options.password)
+            if let certificateFile = options.certificateFile, let keyFile = options.keyFile,
+               let loaded = try? P2SCertificate.loadNIO(certificateFile: certificateFile, keyFile: keyFile) {
+                let (chain, key) = (loaded.chain, loaded.key)
+                ppp.eapTLS = EAPTLSClientSetup(identity: options.user) { try NIOEAPTLSEngine(clientChain: chain, privateKey: key) }
+            }
             var configuration = SSTPClientConfiguration(host: options.host, correlationID: "{\(UUID().uuidString)}", serverCertificateDER: der, ppp: ppp)
             configuration.timers = options.timers
             call = SSTPClientCall(configuration: configuration, random: SystemPPPRandom())

@@ -52,9 +52,10 @@ final class AgentP2SRunner: @unchecked Sendable {
                     note("p2s: user \(user) removed or changed: \(n) live session(s) ended")
                 }
                 removedUsers.subtract(after.keys)
-                if Set(old.revokedThumbprints) != Set(wanted.revokedThumbprints) {
+                if Set(old.revokedThumbprints) != Set(wanted.revokedThumbprints) || old.rootCertificates != wanted.rootCertificates {
                     // Only certificate (EAP-TLS) sessions carry a thumbprint; password sessions are unaffected.
-                    note("p2s: revoked certificates now \(wanted.revokedThumbprints.count); no certificate-authenticated session is live")
+                    let n = server?.setClientCertificatePolicy(certificatePolicy(wanted)) ?? 0
+                    note("p2s: root certificates \(wanted.rootCertificates.count), revoked certificates \(wanted.revokedThumbprints.count): \(n) live certificate session(s) ended")
                 }
                 return
             }
@@ -123,7 +124,23 @@ final class AgentP2SRunner: @unchecked Sendable {
 
     private static func sameServer(_ a: AgentP2S, _ b: AgentP2S) -> Bool {
         a.port == b.port && a.pool == b.pool && a.tunName == b.tunName && a.certificatePath == b.certificatePath &&
-            a.keyPath == b.keyPath && a.certificateCN == b.certificateCN
+            a.keyPath == b.keyPath && a.certificateCN == b.certificateCN && a.authenticationTypes == b.authenticationTypes
+    }
+
+    /// vpnAuthenticationTypes → LCP methods: Password → MS-CHAPv2, Certificate → EAP-TLS. With both,
+    /// MS-CHAPv2 is offered first and a certificate client Naks it for EAP (the client's choice).
+    static func authentication(_ c: AgentP2S) -> [PPPAuthenticationProtocol] {
+        let types = Set(c.authenticationTypes.map { $0.lowercased() })
+        var methods: [PPPAuthenticationProtocol] = []
+        if types.isEmpty || types.contains("password") { methods.append(.msCHAPv2) }
+        if types.contains("certificate") { methods.append(.eap) }
+        return methods.isEmpty ? [.msCHAPv2] : methods
+    }
+
+    private func certificatePolicy(_ c: AgentP2S) -> SSTPClientCertificatePolicy {
+        let (roots, errors) = SSTPClientCertificatePolicy.parseRoots(c.rootCertificates)
+        for e in errors { note("p2s: \(e)") }
+        return SSTPClientCertificatePolicy(roots: roots, revoked: c.revokedThumbprints)
     }
 
     private static func credentials(_ c: AgentP2S) -> [String: MSCHAPv2Credential] {
@@ -141,6 +158,8 @@ final class AgentP2SRunner: @unchecked Sendable {
             settings.maxSessions = c.maxSessions
             settings.tunName = c.tunName
             settings.eventLoopThreads = 1
+            settings.authentication = Self.authentication(c)
+            settings.clientCertificates = certificatePolicy(c)
             let s = try SSTPServer(settings: settings) { [weak self] event in self?.event(event) }
             do { listening = try s.start() } catch { s.stop(); throw error }
             server = s
@@ -162,7 +181,7 @@ final class AgentP2SRunner: @unchecked Sendable {
     private func event(_ e: SSTPServerEvent) {
         let line = P2SCommand.describe(e)
         switch e {
-        case .refused, .handshakeFailed, .closed:
+        case .refused, .handshakeFailed, .closed, .certificateRefused:
             note(line)
         default:
             emit(line)

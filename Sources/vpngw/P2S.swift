@@ -11,7 +11,7 @@ import NIOPosix
 struct P2SCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "p2s", abstract: "Point-to-site over SSTP: a standalone server and a Linux client.",
-        subcommands: [Serve.self, Connect.self, Load.self, ClientConfig.self])
+        subcommands: [Serve.self, Connect.self, Load.self, ClientConfig.self, MakeCert.self])
 
     /// `vpngw p2s client-config -g RG -n GW`: the same as `network vnet-gateway vpn-client generate`.
     struct ClientConfig: AsyncParsableCommand {
@@ -142,8 +142,10 @@ extension P2SCommand {
             """)
         @Option(help: "Server address (IPv4).") var server: String
         @Option(help: "Server TCP port.") var port = 443
-        @Option(help: "User name (MS-CHAPv2).") var user: String
-        @Option(help: "Password.") var password: String
+        @Option(help: "User name (MS-CHAPv2), or the EAP identity with --cert.") var user = "vpnuser"
+        @Option(help: "Password (MS-CHAPv2); empty with --cert for certificate-only.") var password = ""
+        @Option(name: .customLong("cert"), help: "Client certificate (PEM) for certificate authentication (EAP-TLS; --engine native).") var certFile: String?
+        @Option(name: .customLong("key"), help: "Private key (PEM) for --cert.") var keyFile: String?
         @Option(help: "sstpc or native.") var engine = "sstpc"
         @Option(help: "TUN device name.") var tun = "sstp0"
         @Option(help: "TUN MTU.") var mtu = 1400
@@ -198,6 +200,12 @@ extension P2SCommand {
                 let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
                 var options = SSTPClientOptions(host: server, port: port, user: user, password: password)
                 options.timers = SSTPTimers()
+                if let certFile {
+                    guard let keyFile else { throw ValidationError("--cert needs --key") }
+                    _ = try P2SCertificate.loadNIO(certificateFile: certFile, keyFile: keyFile)  // fail early on bad files
+                    options.certificateFile = certFile
+                    options.keyFile = keyFile
+                }
                 let connBox = NIOLockedBox<SSTPClientConnection>()
                 let reason: SSTPCloseReason = await withCheckedContinuation { cont in
                     let once = NIOLockedBox<Bool>()
@@ -230,6 +238,47 @@ extension P2SCommand {
             }
             tunBox.get()?.stop()
             if code != 0 { throw ExitCode(code) }
+        }
+    }
+
+    /// `vpngw p2s make-cert`: a root CA (upload its public data as a vpnClientRootCertificate) and
+    /// client certificates it signs, like Azure's PowerShell New-SelfSignedCertificate steps.
+    struct MakeCert: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "make-cert", abstract: "Create a P2S root CA and/or a client certificate (P-256, PEM).",
+            discussion: """
+            Examples:
+              vpngw p2s make-cert --root-out root.pem --root-key-out root.key --root-cn P2SRootCert
+              vpngw p2s make-cert --root root.pem --root-key root.key --client-cn alice --client-out alice.pem --client-key-out alice.key
+            Prints the root's publicCertData (base64 DER) and the client's SHA-1 thumbprint.
+            """)
+        @Option(name: .customLong("root"), help: "Existing root certificate (PEM).") var root: String?
+        @Option(name: .customLong("root-key"), help: "Existing root key (PEM, P-256).") var rootKey: String?
+        @Option(name: .customLong("root-cn"), help: "CN of a new root.") var rootCN = "P2SRootCert"
+        @Option(name: .customLong("root-out"), help: "Write a new root certificate here.") var rootOut: String?
+        @Option(name: .customLong("root-key-out"), help: "Write a new root key here.") var rootKeyOut: String?
+        @Option(name: .customLong("client-cn"), help: "CN of a client certificate to issue.") var clientCN: String?
+        @Option(name: .customLong("client-out"), help: "Client certificate output (PEM).") var clientOut: String?
+        @Option(name: .customLong("client-key-out"), help: "Client key output (PEM).") var clientKeyOut: String?
+
+        func run() async throws {
+            let issuer: P2SCertificate
+            if let root, let rootKey {
+                issuer = try P2SCertificate.load(certificateFile: root, keyFile: rootKey)
+            } else {
+                issuer = try P2SCertificate.makeRoot(commonName: rootCN)
+                guard let rootOut, let rootKeyOut else { throw ValidationError("a new root needs --root-out and --root-key-out") }
+                try issuer.certificatePEM.write(toFile: rootOut, atomically: true, encoding: .utf8)
+                try issuer.keyPEM.write(toFile: rootKeyOut, atomically: true, encoding: .utf8)
+            }
+            print("root publicCertData: \(issuer.publicCertData)")
+            if let clientCN {
+                guard let clientOut, let clientKeyOut else { throw ValidationError("--client-cn needs --client-out and --client-key-out") }
+                let client = try P2SCertificate.makeClient(commonName: clientCN, issuer: issuer)
+                try client.certificatePEM.write(toFile: clientOut, atomically: true, encoding: .utf8)
+                try client.keyPEM.write(toFile: clientKeyOut, atomically: true, encoding: .utf8)
+                print("client thumbprint: \(client.thumbprint)")
+            }
         }
     }
 
