@@ -147,15 +147,45 @@ public actor ResourceService {
             throw ARMError.conflict("AnotherOperationInProgress", id.description, "The \(id.type.noun) is being deleted.")
         }
         var admitted = try admission.put(id, body: body, world: world).withEtag(newEtag())
+        let disconnected = peeringsDisconnected(by: existing, becoming: admitted)
         var operation: OperationRecord?
         if admitted.isLongRunning {
             admitted = admitted.withProvisioningState(.Updating)
             operation = OperationRecord(id: UUID().uuidString.lowercased(), resourceID: admitted.id, status: .InProgress, startTime: Date())
         }
-        try commit([.put(id.key, admitted)] + (operation.map { [.putOperation($0)] } ?? []))
+        try commit([.put(id.key, admitted)] + disconnected.map { .put($0.0, $0.1) } + (operation.map { [.putOperation($0)] } ?? []))
         setResource(id.key, admitted)
+        for (k, r) in disconnected { setResource(k, r) }
         if let operation { startProvisioning(key: id.key, operation: operation) }
         return WriteResult(resource: view.view(admitted, world: world), created: existing == nil, operation: operation)
+    }
+
+    /// When one side of a peering is removed, the other side's peering shows Disconnected (as in
+    /// Azure). Unlike Azure, re-creating the removed side reconnects it without re-creating the
+    /// other one. Returns the remote VNets whose stored peering state changes.
+    private func peeringsDisconnected(by old: AnyResource?, becoming new: AnyResource) -> [(ResourceKey, AnyResource)] {
+        guard case .virtualNetwork(let after) = new, let myKey = ResourceID(parsing: after.id ?? "")?.key else { return [] }
+        var before: VirtualNetwork?
+        if case .virtualNetwork(let b)? = old { before = b }
+        func remotes(_ v: VirtualNetwork?) -> Set<ResourceKey> {
+            Set((v?.properties.virtualNetworkPeerings ?? []).compactMap { $0.properties.remoteVirtualNetwork.flatMap { ResourceID(parsing: $0.id)?.key } })
+        }
+        let had = remotes(before), has = remotes(after)
+        var out: [(ResourceKey, AnyResource)] = []
+        for (keys, state) in [(had.subtracting(has), PeeringState.Disconnected), (has.subtracting(had), nil)] {
+            for remoteKey in keys {
+                guard case .virtualNetwork(var remote)? = world[remoteKey] else { continue }
+                var changed = false
+                for i in (remote.properties.virtualNetworkPeerings ?? []).indices
+                where remote.properties.virtualNetworkPeerings![i].properties.remoteVirtualNetwork.flatMap({ ResourceID(parsing: $0.id)?.key }) == myKey
+                    && remote.properties.virtualNetworkPeerings![i].properties.peeringState != state {
+                    remote.properties.virtualNetworkPeerings![i].properties.peeringState = state
+                    changed = true
+                }
+                if changed { out.append((remoteKey, AnyResource.virtualNetwork(remote).withEtag(newEtag()))) }
+            }
+        }
+        return out
     }
 
     public func get(_ id: ResourceID) throws(ARMError) -> AnyResource {

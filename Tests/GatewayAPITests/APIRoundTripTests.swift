@@ -176,6 +176,35 @@ struct APIRoundTripTests {
         }
     }
 
+    @Test("peering state: Initiated, Connected, Disconnected when the other side goes, Connected again when it returns")
+    func peeringStates() async throws {
+        try await withTestServer { c, _, _ in
+            let net = self.net
+            _ = try await c.call(.PUT, self.g, body: json(#"{"location":"local"}"#))
+            for (name, prefix) in [("a", "10.1.0.0/16"), ("b", "10.2.0.0/16")] {
+                _ = try await c.call(.PUT, net + "/virtualNetworks/\(name)", body: json(#"{"properties":{"addressSpace":{"addressPrefixes":["\#(prefix)"]}}}"#))
+            }
+            func peering(_ vnet: String, _ remote: String) -> Data {
+                json(#"{"properties":{"remoteVirtualNetwork":{"id":"/subscriptions/sub1/resourceGroups/rg1/providers/Microsoft.Network/virtualNetworks/\#(remote)"}}}"#)
+            }
+            func state(_ vnet: String, _ name: String) async throws -> String? {
+                ((object(try await c.call(.GET, net + "/virtualNetworks/\(vnet)/virtualNetworkPeerings/\(name)").body))["properties"] as? [String: Any])?["peeringState"] as? String
+            }
+            _ = try await c.call(.PUT, net + "/virtualNetworks/a/virtualNetworkPeerings/a-b", body: peering("a", "b"))
+            #expect(try await state("a", "a-b") == "Initiated")
+            _ = try await c.call(.PUT, net + "/virtualNetworks/b/virtualNetworkPeerings/b-a", body: peering("b", "a"))
+            #expect(try await state("a", "a-b") == "Connected")
+            #expect(try await state("b", "b-a") == "Connected")
+            _ = try await c.call(.DELETE, net + "/virtualNetworks/b/virtualNetworkPeerings/b-a")
+            #expect(try await state("a", "a-b") == "Disconnected", "the remaining side reports the loss, as Azure does")
+            // An unrelated change to VNet a keeps the state.
+            _ = try await c.call(.PATCH, net + "/virtualNetworks/a", body: json(#"{"tags":{"x":"y"}}"#))
+            #expect(try await state("a", "a-b") == "Disconnected")
+            _ = try await c.call(.PUT, net + "/virtualNetworks/b/virtualNetworkPeerings/b-a", body: peering("b", "a"))
+            #expect(try await state("a", "a-b") == "Connected")
+        }
+    }
+
     @Test("the OpenAPI document lists every resource path")
     func openAPI() async throws {
         try await withTestServer { c, _, _ in

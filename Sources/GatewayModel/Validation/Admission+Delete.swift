@@ -73,7 +73,8 @@ public struct ResourceView: Sendable {
                     let back = remote.properties.virtualNetworkPeerings?.contains {
                         $0.properties.remoteVirtualNetwork.flatMap { ResourceID(parsing: $0.id)?.key } == myKey
                     } ?? false
-                    v.properties.virtualNetworkPeerings![i].properties.peeringState = back ? .Connected : .Initiated
+                    let stored = v.properties.virtualNetworkPeerings![i].properties.peeringState
+                    v.properties.virtualNetworkPeerings![i].properties.peeringState = stored == .Disconnected ? .Disconnected : (back ? .Connected : .Initiated)
                     v.properties.virtualNetworkPeerings![i].properties.remoteAddressSpace = remote.properties.addressSpace
                 } else {
                     v.properties.virtualNetworkPeerings![i].properties.peeringState = .Disconnected

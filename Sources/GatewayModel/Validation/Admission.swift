@@ -193,7 +193,8 @@ public struct Admission: Sendable {
             guard peeringNames.insert(name.lowercased()).inserted else {
                 throw ARMError.rule("DuplicateResourceName", "\(field).name", "Peering name '\(name)' is used twice.")
             }
-            peerings[i] = try admitPeering(peerings[i], index: i, vnetID: id, space: space, world: world)
+            let previous = old?.properties.virtualNetworkPeerings?.first { $0.name?.lowercased() == name.lowercased() }
+            peerings[i] = try admitPeering(peerings[i], index: i, vnetID: id, space: space, world: world, previous: previous)
             if peerings[i].properties.useRemoteGateways == true { usingRemote.append(name) }
         }
         if usingRemote.count > 1 {
@@ -234,7 +235,8 @@ public struct Admission: Sendable {
         return r
     }
 
-    func admitPeering(_ input: VirtualNetworkPeering, index i: Int, vnetID: ResourceID, space: [IPPrefix], world: World) throws(ARMError) -> VirtualNetworkPeering {
+    func admitPeering(_ input: VirtualNetworkPeering, index i: Int, vnetID: ResourceID, space: [IPPrefix], world: World,
+                      previous: VirtualNetworkPeering? = nil) throws(ARMError) -> VirtualNetworkPeering {
         let field = "properties.virtualNetworkPeerings[\(i)]"
         var peering = input
         let name = peering.name ?? ""
@@ -304,7 +306,10 @@ public struct Admission: Sendable {
         peering.properties.allowGatewayTransit = peering.properties.allowGatewayTransit ?? false
         peering.properties.useRemoteGateways = peering.properties.useRemoteGateways ?? false
         peering.properties.provisioningState = .Succeeded
-        peering.properties.peeringState = nil
+        // Stored state is only ever Disconnected (the remote side deleted its peering, as Azure
+        // reports it); it sticks until this peering is deleted and re-created with another remote.
+        let sameRemote = previous?.properties.remoteVirtualNetwork.flatMap { ResourceID(parsing: $0.id)?.key } == remoteID.key
+        peering.properties.peeringState = previous?.properties.peeringState == .Disconnected && sameRemote ? .Disconnected : nil
         peering.properties.remoteAddressSpace = nil
         return peering
     }
