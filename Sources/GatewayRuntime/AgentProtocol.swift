@@ -183,3 +183,11 @@ public enum AgentFiles {
         return try? JSONDecoder.agent.decode(T.self, from: data)
     }
 }
+
+/// FNV-1a 32-bit: the stable short hash behind agent file names, TUN names, tunnel ids and lab
+/// namespace names (the same resource id always maps to the same name across restarts).
+func fnv1a32(_ text: String) -> UInt32 {
+    var h: UInt32 = 2166136261
+    for b in text.utf8 { h = (h ^ UInt32(b)) &* 16777619 }
+    return h
+}

@@ -32,11 +32,7 @@ public final class LabNetwork: @unchecked Sendable {
 
     // MARK: Names
 
-    static func short(_ id: String) -> String {
-        var h: UInt32 = 2166136261
-        for b in id.lowercased().utf8 { h = (h ^ UInt32(b)) &* 16777619 }
-        return String(h, radix: 36)
-    }
+    static func short(_ id: String) -> String { String(fnv1a32(id.lowercased()), radix: 36) }
     public func vnetNamespace(_ vnetID: String) -> String { "\(prefix)-n\(Self.short(vnetID))" }
     public func vmNamespace(_ subnetID: String) -> String { "\(prefix)-m\(Self.short(subnetID))" }
     public func siteNamespace(_ lngID: String) -> String { "\(prefix)-s\(Self.short(lngID))" }
@@ -223,11 +219,7 @@ public final class LabNetwork: @unchecked Sendable {
 
     private struct TransitRoute: Hashable { var namespace: String; var prefix: String; var via: String }
 
-    static func pairIndex(_ pair: String) -> UInt32 {
-        var h: UInt32 = 2166136261
-        for b in pair.utf8 { h = (h ^ UInt32(b)) &* 16777619 }
-        return h % 4096
-    }
+    static func pairIndex(_ pair: String) -> UInt32 { fnv1a32(pair) % 4096 }
 
     /// strongSwan in the site namespace, one connection per vpngw connection to this site.
     private func syncSite(_ lng: LocalNetworkGateway, world: World) {

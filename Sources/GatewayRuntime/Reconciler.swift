@@ -291,11 +291,7 @@ public final class Reconciler: Provisioner, @unchecked Sendable {
     /// TCP port of every gateway's SSTP server ($VPNGW_P2S_PORT overrides 443).
     static var p2sPort: Int { ProcessInfo.processInfo.environment["VPNGW_P2S_PORT"].flatMap(Int.init) ?? 443 }
 
-    static func p2sTunName(for gatewayID: String) -> String {
-        var h: UInt32 = 2166136261
-        for b in gatewayID.lowercased().utf8 { h = (h ^ UInt32(b)) &* 16777619 }
-        return "vgp" + String(h, radix: 16)
-    }
+    static func p2sTunName(for gatewayID: String) -> String { "vgp" + String(fnv1a32(gatewayID.lowercased()), radix: 16) }
 
     public func vpnClientSessions(_ gateway: ResourceKey) -> [VpnClientConnectionHealthDetail]? {
         readStatuses()
@@ -378,17 +374,9 @@ public final class Reconciler: Provisioner, @unchecked Sendable {
         return ([ike], [esp])
     }
 
-    static func tunnelID(for connectionID: String) -> Int {
-        var h: UInt32 = 2166136261
-        for b in connectionID.lowercased().utf8 { h = (h ^ UInt32(b)) &* 16777619 }
-        return Int(h & 0x7fff_ffff)
-    }
+    static func tunnelID(for connectionID: String) -> Int { Int(fnv1a32(connectionID.lowercased()) & 0x7fff_ffff) }
 
-    static func tunName(for gatewayID: String) -> String {
-        var h: UInt32 = 2166136261
-        for b in gatewayID.lowercased().utf8 { h = (h ^ UInt32(b)) &* 16777619 }
-        return "vgw" + String(h, radix: 16)
-    }
+    static func tunName(for gatewayID: String) -> String { "vgw" + String(fnv1a32(gatewayID.lowercased()), radix: 16) }
 
     // MARK: Agents
 
