@@ -126,52 +126,48 @@ struct VNet: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "create", abstract: "Create or update a subnet.",
             discussion: "A gateway needs a subnet named exactly GatewaySubnet, /29 or larger (/27 when Vpn and ExpressRoute gateways coexist).",
             aliases: ["update"])
-        @Option(name: [.customShort("g"), .customLong("resource-group")], help: "Resource group.") var group: String
-        @Option(name: .customLong("vnet-name"), help: "Virtual network.") var vnet: String
+        @OptionGroup var parent: VNetParentOptions
         @Option(name: [.customShort("n"), .customLong("name")], help: "Subnet name.") var name: String
         @Option(name: .customLong("address-prefixes"), parsing: .upToNextOption, help: "Subnet prefixes, inside the VNet's address space.") var prefixes: [String]
         @OptionGroup var client: ClientOptions
         func run() async throws {
             try await runClient(client) { c in
-                let r = try await c.call(.PUT, c.resourcePath(group, .virtualNetworks, vnet) + "/subnets/\(name)", body: jsonBody(["properties.addressPrefixes": prefixes]))
+                let r = try await c.call(.PUT, parent.path(c) + "/subnets/\(name)", body: jsonBody(["properties.addressPrefixes": prefixes]))
                 printOutput(client.output, json: r.body, columns: [col("Name", "name"), col("Prefixes", "properties.addressPrefixes"), col("State", "properties.provisioningState")])
             }
         }
     }
     struct SubnetShow: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "show", abstract: "Show a subnet.")
-        @Option(name: [.customShort("g"), .customLong("resource-group")], help: "Resource group.") var group: String
-        @Option(name: .customLong("vnet-name"), help: "Virtual network.") var vnet: String
+        @OptionGroup var parent: VNetParentOptions
         @Option(name: [.customShort("n"), .customLong("name")], help: "Subnet name.") var name: String
         @OptionGroup var client: ClientOptions
         func run() async throws {
             try await runClient(client) { c in
-                let r = try await c.call(.GET, c.resourcePath(group, .virtualNetworks, vnet) + "/subnets/\(name)")
+                let r = try await c.call(.GET, parent.path(c) + "/subnets/\(name)")
                 printOutput(client.output, json: r.body, columns: [col("Name", "name"), col("Prefixes", "properties.addressPrefixes"), col("State", "properties.provisioningState")])
             }
         }
     }
     struct SubnetList: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "list", abstract: "List the subnets of a virtual network.")
-        @Option(name: [.customShort("g"), .customLong("resource-group")], help: "Resource group.") var group: String
-        @Option(name: .customLong("vnet-name"), help: "Virtual network.") var vnet: String
+        @OptionGroup var parent: VNetParentOptions
         @OptionGroup var client: ClientOptions
         func run() async throws {
             try await runClient(client) { c in
-                let r = try await c.call(.GET, c.resourcePath(group, .virtualNetworks, vnet) + "/subnets")
+                let r = try await c.call(.GET, parent.path(c) + "/subnets")
                 printOutput(client.output, json: r.body, columns: [col("Name", "name"), col("Prefixes", "properties.addressPrefixes"), col("State", "properties.provisioningState")])
             }
         }
     }
     struct SubnetDelete: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "delete", abstract: "Delete a subnet (refused while a gateway is in it).")
-        @Option(name: [.customShort("g"), .customLong("resource-group")], help: "Resource group.") var group: String
-        @Option(name: .customLong("vnet-name"), help: "Virtual network.") var vnet: String
+        @OptionGroup var parent: VNetParentOptions
         @Option(name: [.customShort("n"), .customLong("name")], help: "Subnet name.") var name: String
         @OptionGroup var client: ClientOptions
         func run() async throws {
             try await runClient(client) { c in
-                let r = try await c.call(.DELETE, c.resourcePath(group, .virtualNetworks, vnet) + "/subnets/\(name)")
+                let r = try await c.call(.DELETE, parent.path(c) + "/subnets/\(name)")
                 print(r.status == 204 ? "Subnet '\(name)' did not exist." : "Deleted subnet '\(name)'.")
             }
         }
@@ -184,8 +180,7 @@ struct VNet: AsyncParsableCommand {
     struct PeeringCreate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "create", abstract: "Create or update a peering from --vnet-name to --remote-vnet.",
             discussion: "Gateway transit: --allow-gateway-transit on the hub's peering, --use-remote-gateways on the spoke's.", aliases: ["update"])
-        @Option(name: [.customShort("g"), .customLong("resource-group")], help: "Resource group.") var group: String
-        @Option(name: .customLong("vnet-name"), help: "Virtual network the peering belongs to.") var vnet: String
+        @OptionGroup var parent: VNetParentOptions
         @Option(name: [.customShort("n"), .customLong("name")], help: "Peering name.") var name: String
         @Option(name: .customLong("remote-vnet"), help: "Remote virtual network: a name in the same group, or a full resource id.") var remote: String
         @Flag(name: .customLong("allow-forwarded-traffic"), help: "Accept traffic forwarded from the remote network.") var allowForwarded = false
@@ -194,10 +189,10 @@ struct VNet: AsyncParsableCommand {
         @OptionGroup var client: ClientOptions
         func run() async throws {
             try await runClient(client) { c in
-                let remoteID = remote.hasPrefix("/") ? remote : c.resourceID(group, .virtualNetworks, remote)
+                let remoteID = remote.hasPrefix("/") ? remote : c.resourceID(parent.group, .virtualNetworks, remote)
                 let body = jsonBody(["properties.remoteVirtualNetwork.id": remoteID, "properties.allowForwardedTraffic": allowForwarded,
                                      "properties.allowGatewayTransit": allowTransit, "properties.useRemoteGateways": useRemote, "properties.allowVirtualNetworkAccess": true])
-                let r = try await c.call(.PUT, c.resourcePath(group, .virtualNetworks, vnet) + "/virtualNetworkPeerings/\(name)", body: body)
+                let r = try await c.call(.PUT, parent.path(c) + "/virtualNetworkPeerings/\(name)", body: body)
                 printOutput(client.output, json: r.body, columns: peeringColumns)
             }
         }
@@ -206,36 +201,33 @@ struct VNet: AsyncParsableCommand {
                                  col("GatewayTransit", "properties.allowGatewayTransit"), col("UseRemoteGateways", "properties.useRemoteGateways")]
     struct PeeringShow: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "show", abstract: "Show a peering.")
-        @Option(name: [.customShort("g"), .customLong("resource-group")], help: "Resource group.") var group: String
-        @Option(name: .customLong("vnet-name"), help: "Virtual network.") var vnet: String
+        @OptionGroup var parent: VNetParentOptions
         @Option(name: [.customShort("n"), .customLong("name")], help: "Peering name.") var name: String
         @OptionGroup var client: ClientOptions
         func run() async throws {
             try await runClient(client) { c in
-                printOutput(client.output, json: try await c.call(.GET, c.resourcePath(group, .virtualNetworks, vnet) + "/virtualNetworkPeerings/\(name)").body, columns: peeringColumns)
+                printOutput(client.output, json: try await c.call(.GET, parent.path(c) + "/virtualNetworkPeerings/\(name)").body, columns: peeringColumns)
             }
         }
     }
     struct PeeringList: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "list", abstract: "List the peerings of a virtual network.")
-        @Option(name: [.customShort("g"), .customLong("resource-group")], help: "Resource group.") var group: String
-        @Option(name: .customLong("vnet-name"), help: "Virtual network.") var vnet: String
+        @OptionGroup var parent: VNetParentOptions
         @OptionGroup var client: ClientOptions
         func run() async throws {
             try await runClient(client) { c in
-                printOutput(client.output, json: try await c.call(.GET, c.resourcePath(group, .virtualNetworks, vnet) + "/virtualNetworkPeerings").body, columns: peeringColumns)
+                printOutput(client.output, json: try await c.call(.GET, parent.path(c) + "/virtualNetworkPeerings").body, columns: peeringColumns)
             }
         }
     }
     struct PeeringDelete: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "delete", abstract: "Delete a peering.")
-        @Option(name: [.customShort("g"), .customLong("resource-group")], help: "Resource group.") var group: String
-        @Option(name: .customLong("vnet-name"), help: "Virtual network.") var vnet: String
+        @OptionGroup var parent: VNetParentOptions
         @Option(name: [.customShort("n"), .customLong("name")], help: "Peering name.") var name: String
         @OptionGroup var client: ClientOptions
         func run() async throws {
             try await runClient(client) { c in
-                let r = try await c.call(.DELETE, c.resourcePath(group, .virtualNetworks, vnet) + "/virtualNetworkPeerings/\(name)")
+                let r = try await c.call(.DELETE, parent.path(c) + "/virtualNetworkPeerings/\(name)")
                 print(r.status == 204 ? "Peering '\(name)' did not exist." : "Deleted peering '\(name)'.")
             }
         }
@@ -249,4 +241,11 @@ func parseTags(_ items: [String]) -> [String: String] {
         out[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
     }
     return out
+}
+
+/// `-g GROUP --vnet-name VNET`: the virtual network a subnet or peering belongs to.
+struct VNetParentOptions: ParsableArguments {
+    @Option(name: [.customShort("g"), .customLong("resource-group")], help: "Resource group.") var group: String
+    @Option(name: .customLong("vnet-name"), help: "Virtual network.") var vnet: String
+    func path(_ c: GatewayClient) -> String { c.resourcePath(group, .virtualNetworks, vnet) }
 }
