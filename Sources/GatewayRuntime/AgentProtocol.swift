@@ -115,6 +115,12 @@ public struct AgentTunnel: Codable, Sendable, Equatable {
     /// peer's, proposed as their cross product; nil: route-based (0.0.0.0/0 both ways).
     public var localSelectors: [String]?
     public var remoteSelectors: [String]?
+    /// CHILD SA byte lifetime in KB (ipsecPolicies[].saDataSizeKilobytes; Azure's default
+    /// 102400000 without a policy): rekey once an SA carried this much; nil: no byte limit.
+    public var childRekeyKilobytes: Int?
+    /// "udp" (nil: ESP in UDP 4500 always) or "raw" (IP protocol 50 unless a NAT is detected),
+    /// from the connection tag `vpngw-esp-encapsulation`.
+    public var espEncapsulation: String?
     public init(id: Int, connection: String, peerAddress: String, psk: String, remotePrefixes: [String], mode: String,
                 ikeProposals: [String]?, espProposals: [String]?, dpdTimeoutSeconds: Int, childRekeySeconds: Int?, generation: Int = 0) {
         self.id = id; self.connection = connection; self.peerAddress = peerAddress; self.psk = psk
@@ -147,6 +153,10 @@ public struct AgentTunnelStatus: Codable, Sendable, Equatable {
     public var bytesIn: UInt64
     public var bytesOut: UInt64
     public var log: [String]
+    /// "ESP in UDP 4500" or "raw ESP (IP protocol 50)" once a CHILD SA is installed.
+    public var espEncapsulation: String?
+    public var childRekeys: Int?
+    public var ikeRekeys: Int?
     public init(state: String, reason: String?, establishedAt: Date?, ikeSuite: String?, childSuite: String?, bytesIn: UInt64, bytesOut: UInt64, log: [String]) {
         self.state = state; self.reason = reason; self.establishedAt = establishedAt; self.ikeSuite = ikeSuite
         self.childSuite = childSuite; self.bytesIn = bytesIn; self.bytesOut = bytesOut; self.log = log

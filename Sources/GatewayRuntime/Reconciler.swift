@@ -239,14 +239,25 @@ public final class Reconciler: Provisioner, @unchecked Sendable {
             return .failure(Refusal(message: "\(p.connectionType?.rawValue ?? "this") connections carry no IPsec tunnel"))
         }
         var ike: [String]?, esp: [String]?, rekey: Int?
+        // Azure's SA data size without a custom policy: 102400000 KB.
+        var kilobytes = Self.defaultSADataSizeKilobytes
         if let policy = p.ipsecPolicies?.first {
             (ike, esp) = Self.proposalNames(policy)
             rekey = policy.saLifeTimeSeconds
+            kilobytes = policy.saDataSizeKilobytes ?? kilobytes
         }
         let id = Self.tunnelID(for: c.id ?? "")
         var tunnel = AgentTunnel(id: id, connection: c.id ?? "", peerAddress: peer, psk: psk, remotePrefixes: prefixes, mode: mode,
                                  ikeProposals: ike, espProposals: esp, dpdTimeoutSeconds: p.dpdTimeoutSeconds ?? 45,
                                  childRekeySeconds: rekey, generation: generation)
+        tunnel.childRekeyKilobytes = kilobytes
+        // vpngw-only: raw ESP (IP protocol 50) by tag; absent or "udp": ESP in UDP 4500.
+        if let e = VpngwTags.value(VpngwTags.espEncapsulation, in: c.tags)?.lowercased() {
+            guard VpngwTags.espEncapsulationValues.contains(e) else {
+                return .failure(Refusal(message: "tag \(VpngwTags.espEncapsulation) '\(e)' must be udp or raw"))
+            }
+            if e == "raw" { tunnel.espEncapsulation = e }
+        }
         // Policy-based selectors: VNet prefixes × site prefixes (Azure proposes custom
         // trafficSelectorPolicies when it initiates; the cross product otherwise).
         if p.usePolicyBasedTrafficSelectors == true || gw.properties.vpnType == .PolicyBased {
@@ -373,6 +384,9 @@ public final class Reconciler: Provisioner, @unchecked Sendable {
         if let pfs = p.pfsGroup.flatMap({ group($0.rawValue) }) { esp += "-\(pfs)" }
         return ([ike], [esp])
     }
+
+    /// Azure's SA data size (KB) for connections without a custom IPsec policy.
+    static let defaultSADataSizeKilobytes = 102_400_000
 
     static func tunnelID(for connectionID: String) -> Int { Int(fnv1a32(connectionID.lowercased()) & 0x7fff_ffff) }
 

@@ -26,6 +26,19 @@ public struct TunnelDefinition: Sendable {
     /// IKE SA lifetime before a rekey (with up to 10 % jitter subtracted); nil: never. 28800 s is
     /// Azure's IKE SA lifetime.
     public var ikeRekeyAfter: Duration?
+    /// CHILD SA byte lifetime (RFC 4301 §4.4.2.1): rekey once an SA carried this many bytes in
+    /// either direction (with the same jitter as the time); nil: no byte limit. Azure's
+    /// saDataSizeKilobytes (default 102400000 KB).
+    public var childRekeyAfterBytes: UInt64?
+    /// Hard byte limit: past it the SA carries nothing and is deleted; nil: 10 % above the soft one.
+    public var childHardBytes: UInt64?
+    /// ESP in UDP 4500 (always, NAT-D faked) or raw ESP (IP protocol 50) when no NAT is detected.
+    public var espEncapsulation: ESPEncapsulation = .udp
+
+    /// The CHILD SA lifetimes as the IKE layer's pure policy.
+    public var childLifetime: ChildSALifetimePolicy {
+        ChildSALifetimePolicy(rekeyAfter: childRekeyAfter, rekeyAfterBytes: childRekeyAfterBytes, hardBytes: childHardBytes)
+    }
 
     public init(id: Int, name: String, localAddress: UInt32, peerAddress: UInt32, preSharedKey: [UInt8],
                 remotePrefixes: [(network: UInt32, length: Int)],
@@ -51,6 +64,8 @@ public struct TunnelStatus: Sendable, Equatable {
     public var ikeSuite: String?
     public var childSuite: String?
     public var natDetected: Bool = false
+    /// How the CHILD SAs travel ("ESP in UDP 4500", "raw ESP (IP protocol 50)"), once one is installed.
+    public var espEncapsulation: String?
     public var childRekeys: Int = 0
     public var ikeRekeys: Int = 0
     /// Events in order, newest last (bounded).
@@ -107,6 +122,15 @@ public final class TunnelService: @unchecked Sendable {
         /// When IKE_SA_INIT started (initiator) or arrived (responder): setup time and half-open expiry.
         var startedAt: IKEInstant
         var setupReported = false
+        /// RFC 7296 §2.23 result (nil until IKE_SA_INIT is done or when the peer sent no NAT-D).
+        var natLocal: Bool?
+        var natRemote: Bool?
+        /// The encapsulation the installed CHILD SAs use.
+        var encapsulation: ESPEncapsulationDecision?
+        /// The newest CHILD SA's progress towards its time and byte limits.
+        var child: ChildSAUsage?
+        /// The CHILD SA was deleted at its hard limit: create a new one once the delete is done.
+        var recreateChild = false
         var isHalfOpenResponder: Bool { sa.role == .responder && sa.phase == .awaitingAuth }
     }
     private struct Tunnel {
@@ -238,18 +262,25 @@ public final class TunnelService: @unchecked Sendable {
         statusSnapshot.withLock { $0[id] = nil }
     }
 
-    private func configuration(_ d: TunnelDefinition) -> IKEPeerConfiguration {
+    private func configuration(_ d: TunnelDefinition, sendInitialContact: Bool = false) -> IKEPeerConfiguration {
         var c = IKEPeerConfiguration(local: IKEEndpoint(address: bytes(d.localAddress)), remote: IKEEndpoint(address: bytes(d.peerAddress)),
                              preSharedKey: d.preSharedKey, ikeSuites: d.ikeSuites, childSuites: d.childSuites,
                              trafficSelectors: d.trafficSelectors,
                              retransmission: RetransmissionPolicy(initialTimeout: .milliseconds(1000), backoffBase: 1.8, maximumRetransmits: 5))
-        c.forceUDPEncapsulation = true
+        // The userspace data plane always spoke ESP in UDP 4500; raw ESP is per tunnel, and only
+        // without a NAT (then the NAT-D hashes are honest).
+        c.forceUDPEncapsulation = d.espEncapsulation == .udp
+        c.sendInitialContact = sendInitialContact
         return c
     }
 
     private func initiate(_ id: Int) {
         guard var t = tunnels[id] else { return }
-        var sa = IKESA(role: .initiator, configuration: configuration(t.definition), random: random)
+        // RFC 7296 §2.4: INITIAL_CONTACT only when this will be our one IKE SA with the peer.
+        let holdsAnother = tunnels.values.contains { other in
+            other.definition.peerAddress == t.definition.peerAddress && other.negotiations.values.contains { $0.sa.phase == .established }
+        }
+        var sa = IKESA(role: .initiator, configuration: configuration(t.definition, sendInitialContact: !holdsAnother), random: random)
         let spi = sa.initiatorSPI
         var n = Negotiation(sa: sa, remotePort: 500, useNATT: false, lastReceived: now(), startedAt: now())
         t.status.state = .connecting
@@ -367,9 +398,21 @@ public final class TunnelService: @unchecked Sendable {
         // under them (it switches as soon as it has our message) find them installed.
         var installed = false
         for case .installChildSA(let child) in actions {
-            install(child, tunnel: id, peerPort: n.natTPort)
+            let decision = ESPEncapsulationDecision.decide(requested: d.espEncapsulation, localBehindNAT: n.natLocal,
+                                                           remoteBehindNAT: n.natRemote,
+                                                           ikeMovedToNATTPort: n.useNATT && d.espEncapsulation == .raw)
+            if n.encapsulation != decision {
+                n.encapsulation = decision
+                if let why = decision.fallbackReason { appendLog(id, "raw ESP requested, but \(why)") }
+                tunnels[id]?.status.espEncapsulation = decision.encapsulation.description
+            }
+            // Port 0 is the data plane's "raw IP protocol 50" for this SA.
+            install(child, tunnel: id, peerPort: decision.encapsulation == .raw ? 0 : n.natTPort, lifetime: d.childLifetime)
             installed = true
-            if let after = d.childRekeyAfter { n.childRekeyAt = jittered(after) }
+            let c = plane.counters.tunnels[id] ?? TunnelCounters()
+            n.child = ChildSAUsage(inboundSPI: child.inboundSPI, installedAt: now(), policy: d.childLifetime,
+                                   jitter: Double(random.uint64() % 1000) / 10_000.0, bytesIn: c.bytesIn, bytesOut: c.bytesOut)
+            n.childRekeyAt = n.child?.rekeyAt
         }
         if installed {
             // The data plane applies new inbound SAs when its receive loop next turns; a NAT-T
@@ -395,26 +438,30 @@ public final class TunnelService: @unchecked Sendable {
             case .cancelTimer(.retiredSAs):
                 n.retiredDeadline = nil
             case .report(let report):
-                handle(report, tunnel: id, negotiation: &n)
+                handle(report, tunnel: id, spi: spi, negotiation: &n)
             }
         }
     }
 
-    private func install(_ child: ChildSAInstallation, tunnel id: Int, peerPort: UInt16) {
+    private func install(_ child: ChildSAInstallation, tunnel id: Int, peerPort: UInt16, lifetime: ChildSALifetimePolicy) {
         guard let d = tunnels[id]?.definition, let suite = ESPCipherSuite(child.suite) else {
             appendLog(id, "CHILD SA suite \(child.suite) has no ESP transform here")
             return
         }
+        // The ESP core enforces the hard byte limit itself, per SA and exactly; soft limits are
+        // this service's (it reads the tunnel's counters and rekeys).
+        let hard = ChildSAUsage(inboundSPI: 0, installedAt: .zero, policy: lifetime, jitter: 0, bytesIn: 0, bytesOut: 0).hardBytes
+        let espLifetime = ESPLifetime(hardBytes: hard)
         let inbound = ESPSAConfiguration(spi: child.inboundSPI, suite: suite, keyMaterial: child.inboundKeys.encryptionKey + child.inboundKeys.integrityKey,
-                                         extendedSequenceNumbers: child.suite.extendedSequenceNumbers)
+                                         extendedSequenceNumbers: child.suite.extendedSequenceNumbers, lifetime: espLifetime)
         let outbound = ESPSAConfiguration(spi: child.outboundSPI, suite: suite, keyMaterial: child.outboundKeys.encryptionKey + child.outboundKeys.integrityKey,
-                                          extendedSequenceNumbers: child.suite.extendedSequenceNumbers)
+                                          extendedSequenceNumbers: child.suite.extendedSequenceNumbers, lifetime: espLifetime)
         plane.installChildSA(tunnel: id, inbound: inbound, outbound: outbound, peer: d.peerAddress, peerPort: peerPort)
         tunnels[id]?.installedInbound.append(child.inboundSPI)
         tunnels[id]?.status.childSuite = suite.description
     }
 
-    private func handle(_ report: IKESAReport, tunnel id: Int, negotiation n: inout Negotiation) {
+    private func handle(_ report: IKESAReport, tunnel id: Int, spi: UInt64, negotiation n: inout Negotiation) {
         guard var t = tunnels[id] else { return }
         switch report {
         case .ikeSAEstablished(let suite, let spiI, let spiR):
@@ -434,8 +481,11 @@ public final class TunnelService: @unchecked Sendable {
                 took = String(format: " in %.2f ms", d.milliseconds)
                 if n.sa.role == .responder { took += " after IKE_SA_INIT arrived" }
             }
-            appendLog(&t, "CHILD SA established (\(suite)), SPIs in \(hex32(inSPI)) out \(hex32(outSPI))\(took)")
+            let over = n.encapsulation.map { " over \($0.encapsulation)" } ?? ""
+            appendLog(&t, "CHILD SA established (\(suite)), SPIs in \(hex32(inSPI)) out \(hex32(outSPI))\(over)\(took)")
         case .natDetected(let local, let remote):
+            n.natLocal = local
+            n.natRemote = remote
             if local || remote {
                 n.useNATT = true
                 t.status.natDetected = true
@@ -454,7 +504,8 @@ public final class TunnelService: @unchecked Sendable {
             appendLog(&t, "CHILD SA failed: \(cause)")
             t.status.reason = cause.description
             // A refused rekey (e.g. TEMPORARY_FAILURE during the peer's IKE rekey): try again soon.
-            if n.sa.phase == .established, !n.sa.childSAs.isEmpty, t.definition.childRekeyAfter != nil, n.childRekeyAt == nil {
+            if n.sa.phase == .established, !n.sa.childSAs.isEmpty, t.definition.childRekeyAfter != nil || n.child?.rekeyStarted == true,
+               n.childRekeyAt == nil {
                 n.childRekeyAt = retrySoon()
             }
         case .messageDropped(let why):
@@ -483,8 +534,43 @@ public final class TunnelService: @unchecked Sendable {
             if t.definition.ikeRekeyAfter != nil, n.ikeRekeyAt == nil { n.ikeRekeyAt = retrySoon() }
         case .retiredIKESADeleted(let spiI, let spiR):
             appendLog(&t, "old IKE SA \(hex64(spiI)) \(hex64(spiR)) deleted")
+        case .initialContact:
+            tunnels[id] = t
+            let dropped = dropStaleIKESAs(peer: t.definition.peerAddress, keeping: Set(n.spis).union([spi, n.sa.localSPI]),
+                                          newHasChild: !n.sa.childSAs.isEmpty)
+            guard var updated = tunnels[id] else { return }
+            appendLog(&updated, dropped == 0
+                      ? "peer sent INITIAL_CONTACT (we held no other IKE SA with it)"
+                      : "peer sent INITIAL_CONTACT: deleted \(dropped) other IKE SA(s) with it and their CHILD SAs locally (RFC 7296 §2.4)")
+            t = updated
         }
         tunnels[id] = t
+    }
+
+    /// RFC 7296 §2.4: the authenticated peer says the new IKE SA is its only one with us; every
+    /// other established IKE SA with that peer (any tunnel towards its address) and its CHILD SAs
+    /// go, locally and at once. Returns how many IKE SAs were dropped.
+    private func dropStaleIKESAs(peer: UInt32, keeping keep: Set<UInt64>, newHasChild: Bool) -> Int {
+        var dropped = 0
+        for id in Array(tunnels.keys) {
+            guard var t = tunnels[id], t.definition.peerAddress == peer else { continue }
+            var droppedHere = 0
+            for (key, other) in t.negotiations where !keep.contains(key) && other.spis.isDisjoint(with: keep) && other.sa.phase == .established {
+                for child in other.sa.childSAs {
+                    plane.removeInboundSA(spi: child.inboundSPI)
+                    t.installedInbound.removeAll { $0 == child.inboundSPI }
+                }
+                t.negotiations[key] = nil
+                tunnelOfSPI[key] = nil
+                for alias in other.spis { tunnelOfSPI[alias] = nil }
+                droppedHere += 1
+            }
+            // The outbound SA belonged to a dropped CHILD SA unless the new IKE SA installed its own.
+            if droppedHere > 0, !(newHasChild && keep.contains { tunnelOfSPI[$0] == id }) { plane.removeTunnel(id) }
+            tunnels[id] = t
+            dropped += droppedHere
+        }
+        return dropped
     }
 
     // MARK: Timers (queue)
@@ -496,6 +582,13 @@ public final class TunnelService: @unchecked Sendable {
             cookieSecretRotatedAt = now
         }
         if !halfOpen.isEmpty { expireHalfOpen(now) }
+        // The data plane's per-tunnel byte counters, read at most once a tick and only when a
+        // CHILD SA has a byte limit.
+        var counterSnapshot: [Int: TunnelCounters]?
+        func counters(_ id: Int) -> TunnelCounters {
+            if counterSnapshot == nil { counterSnapshot = plane.counters.tunnels }
+            return counterSnapshot?[id] ?? TunnelCounters()
+        }
         for id in Array(tunnels.keys) {
             guard let t = tunnels[id] else { continue }
             if let retry = t.retryAt, retry <= now, t.negotiations.values.allSatisfy({ $0.sa.phase != .established }) {
@@ -504,7 +597,7 @@ public final class TunnelService: @unchecked Sendable {
             }
             for (spi, var n) in t.negotiations {
                 // Nothing due: skip (with many tunnels, a store per negotiation per tick adds up).
-                if !isDue(n, t.definition, now) { continue }
+                if !isDue(n, t.definition, now, counters: { counters(id) }) { continue }
                 var actions: [IKESAAction] = []
                 if let deadline = n.retransmitDeadline, deadline <= now {
                     n.retransmitDeadline = nil
@@ -524,6 +617,34 @@ public final class TunnelService: @unchecked Sendable {
                             appendLog(id, "starting IKE SA rekey")
                             actions += n.sa.handle(.rekeyIKESA, now: now)
                         }
+                    }
+                    if var usage = n.child, usage.hasByteLimits {
+                        let c = counters(id)
+                        let carried = usage.bytesCarried(bytesIn: c.bytesIn, bytesOut: c.bytesOut)
+                        switch usage.verdict(now: now, bytesIn: c.bytesIn, bytesOut: c.bytesOut) {
+                        case .rekey(.bytes) where !usage.rekeyStarted:
+                            usage.rekeyStarted = true
+                            appendLog(id, "CHILD SA \(hex32(usage.inboundSPI)) carried \(carried) bytes, soft byte limit \(usage.softBytes ?? 0): rekeying (RFC 4301 §4.4.2.1)")
+                            n.childRekeyAt = now
+                        case .expired where !usage.expiryHandled:
+                            // Normally the soft limit's rekey replaced it long before; a rekey still
+                            // under way will, so only delete when nothing is outstanding.
+                            if !n.sa.hasOutstandingRequest, n.sa.childSAs.contains(where: { $0.inboundSPI == usage.inboundSPI }) {
+                                usage.expiryHandled = true
+                                appendLog(id, "CHILD SA \(hex32(usage.inboundSPI)) reached its hard byte limit (\(carried) of \(usage.hardBytes ?? 0) bytes): deleting it, a new one follows")
+                                actions += n.sa.handle(.deleteChildSA(inboundSPI: usage.inboundSPI), now: now)
+                                n.recreateChild = true
+                                n.childRekeyAt = nil
+                            }
+                        default:
+                            break
+                        }
+                        n.child = usage
+                    }
+                    if n.recreateChild, n.sa.childSAs.isEmpty, !n.sa.hasOutstandingRequest {
+                        n.recreateChild = false
+                        appendLog(id, "creating a new CHILD SA after the hard limit")
+                        actions += n.sa.handle(.createChildSA(t.definition.trafficSelectors), now: now)
                     }
                     if let rekey = n.childRekeyAt, rekey <= now, let child = n.sa.childSAs.last {
                         if n.sa.hasOutstandingRequest {
@@ -562,12 +683,21 @@ public final class TunnelService: @unchecked Sendable {
     }
 
     /// Whether `tick` has anything to do for this negotiation now (mirrors its conditions).
-    private func isDue(_ n: Negotiation, _ d: TunnelDefinition, _ now: IKEInstant) -> Bool {
+    private func isDue(_ n: Negotiation, _ d: TunnelDefinition, _ now: IKEInstant, counters: () -> TunnelCounters) -> Bool {
         if let t = n.retransmitDeadline, t <= now { return true }
         if let t = n.retiredDeadline, t <= now { return true }
         guard n.sa.phase == .established else { return false }
         if let t = n.ikeRekeyAt, t <= now { return true }
         if let t = n.childRekeyAt, t <= now, !n.sa.childSAs.isEmpty { return true }
+        if n.recreateChild, n.sa.childSAs.isEmpty, !n.sa.hasOutstandingRequest { return true }
+        if let usage = n.child, usage.hasByteLimits, !usage.expiryHandled {
+            let c = counters()
+            switch usage.verdict(now: now, bytesIn: c.bytesIn, bytesOut: c.bytesOut) {
+            case .rekey(.bytes): if !usage.rekeyStarted { return true }
+            case .expired: return true
+            case .rekey(.time), .active: break
+            }
+        }
         if n.livenessProbeSent == nil, n.lastReceived + d.dpdTimeout / 3 <= now, n.retransmitDeadline == nil { return true }
         if n.livenessProbeSent != nil, n.lastReceived + d.dpdTimeout <= now { return true }
         return false

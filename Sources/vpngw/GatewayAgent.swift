@@ -47,7 +47,7 @@ struct GatewayAgentCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         for t in applied.values { Self.routes(t.remotePrefixes, add: true, dev: plane.tunDeviceName) }
-        emit("agent for \(config.gateway) up on \(config.localAddress), TUN \(plane.tunDeviceName), \(applied.count) tunnel(s), bandwidth \(config.bandwidthMbps.map { "\($0) Mbit/s per direction" } ?? "uncapped")")
+        emit("agent for \(config.gateway) up on \(config.localAddress), TUN \(plane.tunDeviceName), \(applied.count) tunnel(s), bandwidth \(config.bandwidthMbps.map { "\($0) Mbit/s per direction" } ?? "uncapped"); \(plane.capabilities.joined(separator: "; "))")
 
         let p2s = AgentP2SRunner(localAddress: config.localAddress, configURL: configURL)
         p2s.apply(config.p2s)
@@ -98,6 +98,16 @@ struct GatewayAgentCommand: AsyncParsableCommand {
         }
         d.dpdTimeout = .seconds(t.dpdTimeoutSeconds)
         if let r = t.childRekeySeconds { d.childRekeyAfter = .seconds(r) }
+        if let kb = t.childRekeyKilobytes {
+            guard kb > 0 else { return .failure(DefinitionError(description: "childRekeyKilobytes \(kb) is not positive")) }
+            d.childRekeyAfterBytes = UInt64(kb) * 1024
+        }
+        if let name = t.espEncapsulation {
+            guard let e = ESPEncapsulation(name: name) else {
+                return .failure(DefinitionError(description: "espEncapsulation '\(name)' must be udp or raw"))
+            }
+            d.espEncapsulation = e
+        }
         return .success(d)
     }
 }
@@ -153,6 +163,9 @@ final class AgentState: @unchecked Sendable {
                 tunnels[String(id)] = AgentTunnelStatus(state: s?.state.rawValue ?? "Connecting", reason: s?.reason,
                                                         establishedAt: s?.establishedAt, ikeSuite: s?.ikeSuite, childSuite: s?.childSuite,
                                                         bytesIn: c?.bytesIn ?? 0, bytesOut: c?.bytesOut ?? 0, log: Array((s?.log ?? []).suffix(10)))
+                tunnels[String(id)]?.espEncapsulation = s?.espEncapsulation
+                tunnels[String(id)]?.childRekeys = s?.childRekeys
+                tunnels[String(id)]?.ikeRekeys = s?.ikeRekeys
             }
             for (id, e) in errors {
                 tunnels[String(id)] = AgentTunnelStatus(state: "NotConnected", reason: e, establishedAt: nil, ikeSuite: nil, childSuite: nil, bytesIn: 0, bytesOut: 0, log: [])

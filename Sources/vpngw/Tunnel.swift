@@ -34,6 +34,8 @@ struct TunnelCommand: AsyncParsableCommand {
         var mssClamp: UInt16?
         /// Cap in Mbit/s per direction, shared by the tunnel(s) of this data plane.
         var rateMbps: Int?
+        /// TUN TSO/coalescing and UDP GSO/GRO (default true); false for a per-packet comparison.
+        var offloads: Bool?
         var manual: Manual?
         var ike: IKE?
         struct IKE: Codable {
@@ -51,6 +53,13 @@ struct TunnelCommand: AsyncParsableCommand {
             var cookieThreshold: Int?
             /// Half-open responder SAs are dropped after this (default 30 s).
             var halfOpenTimeoutSeconds: Int?
+            /// CHILD SA byte lifetime: rekey once an SA carried this many bytes (minus up to 10 %
+            /// jitter); default: none. RFC 4301 §4.4.2.1.
+            var childRekeyBytes: UInt64?
+            /// Hard byte limit: the SA carries no more and is deleted (default: childRekeyBytes + 10 %).
+            var childLifetimeBytes: UInt64?
+            /// "udp" (default: ESP in UDP 4500 always) or "raw" (IP protocol 50 unless a NAT is detected).
+            var espEncapsulation: String?
         }
     }
 
@@ -62,6 +71,8 @@ struct TunnelCommand: AsyncParsableCommand {
               {"localAddress": "192.0.2.1", "peerAddress": "192.0.2.2", "remotePrefixes": ["10.2.0.0/24"],
                "tunName": "vpngw0", "manual": {"suite": "aes128gcm16", "outboundSPI": 4097, "inboundSPI": 8193,
                "outboundKey": "<hex>", "inboundKey": "<hex>"}}
+            IKE instead of manual keys: "ike": {"psk": "…", "mode": "initiate|respond|both", "childRekeySeconds": 27000,
+               "childRekeyBytes": 4194304, "childLifetimeBytes": 4613734, "espEncapsulation": "udp|raw", …}
             Suites: aes128gcm16, aes256gcm16, chacha20poly1305, aes128-sha1, aes256-sha256, … (strongSwan's names).
             Routes to remotePrefixes are added through the TUN device unless --no-routes.
             """)
@@ -83,7 +94,7 @@ struct TunnelCommand: AsyncParsableCommand {
             }
             let planeConfig = DataPlane.Configuration(tunName: config.tunName ?? "vpngw%d", tunMTU: config.tunMTU ?? 1400, localAddress: local,
                                         ikePort: config.ikePort ?? 500, nattPort: config.nattPort ?? 4500, mssClamp: config.mssClamp ?? 1350,
-                                                          rateLimitMbps: config.rateMbps)
+                                                          rateLimitMbps: config.rateMbps, offloads: config.offloads ?? true)
             let plane = DataPlane(planeConfig)
             var service: TunnelService?
             if let ike = config.ike {
@@ -102,6 +113,23 @@ struct TunnelCommand: AsyncParsableCommand {
                 if let dpd = ike.dpdTimeoutSeconds { definition.dpdTimeout = .seconds(dpd) }
                 if let rekey = ike.childRekeySeconds { definition.childRekeyAfter = .seconds(rekey) }
                 if let rekey = ike.ikeRekeySeconds { definition.ikeRekeyAfter = .seconds(rekey) }
+                if let bytes = ike.childRekeyBytes {
+                    guard bytes > 0 else { throw ValidationError("ike.childRekeyBytes must be positive") }
+                    definition.childRekeyAfterBytes = bytes
+                }
+                if let bytes = ike.childLifetimeBytes {
+                    guard bytes >= (ike.childRekeyBytes ?? 0), bytes > 0 else {
+                        throw ValidationError("ike.childLifetimeBytes must be positive and at least childRekeyBytes")
+                    }
+                    definition.childHardBytes = bytes
+                }
+                if let name = ike.espEncapsulation {
+                    guard let encapsulation = ESPEncapsulation(name: name) else {
+                        throw ValidationError("ike.espEncapsulation '\(name)' must be udp or raw")
+                    }
+                    definition.espEncapsulation = encapsulation
+                }
+                emit("ESP encapsulation requested: \(definition.espEncapsulation)")
                 let s = TunnelService(plane: plane, cookieThreshold: ike.cookieThreshold ?? 50,
                                       halfOpenTimeout: .seconds(ike.halfOpenTimeoutSeconds ?? 30))
                 try s.start([definition])
@@ -127,6 +155,7 @@ struct TunnelCommand: AsyncParsableCommand {
                 for p in config.remotePrefixes { try runIP(["route", "replace", p, "dev", plane.tunDeviceName]) }
             }
             emit("tunnel up on \(plane.tunDeviceName): \(config.localAddress) ⇄ \(config.peerAddress), routes \(config.remotePrefixes.joined(separator: ", "))")
+            emit("data plane: \(plane.capabilities.joined(separator: "; "))")
             let watcher = service.map { TunnelStatusPrinter(service: $0) }
             let stop = await waitForTermination(every: statsInterval > 0 ? statsInterval : 1) {
                 watcher?.printChanges()
@@ -136,6 +165,9 @@ struct TunnelCommand: AsyncParsableCommand {
             watcher?.printChanges()
             if let service {
                 let st = service.ikeResponderStats
+                if let t = service.status(1) {
+                    emit("tunnel status at exit: \(t.state.rawValue), CHILD rekeys \(t.childRekeys), IKE rekeys \(t.ikeRekeys), \(t.espEncapsulation ?? "no CHILD SA")")
+                }
                 emit("IKE responder at exit: half-open \(st.halfOpen) (peak \(st.halfOpenPeak)), cookies demanded \(st.cookiesDemanded), accepted \(st.cookiesAccepted), half-open expired \(st.halfOpenExpired)")
                 service.stop()
             } else { plane.stop() }
@@ -178,6 +210,10 @@ func printCounters(_ plane: DataPlane) {
     }
     let drops = c.drops.filter { $0.value > 0 }.map { "\($0.key): \($0.value)" } + c.espDrops.filter { $0.value > 0 }.map { "esp \($0.key): \($0.value)" }
     emit("drops: " + (drops.isEmpty ? "none" : drops.sorted().joined(separator: ", ")))
+    let o = c.offload
+    if o != OffloadCounters() {
+        emit("offloads: TUN super-packets \(o.tunSuperPacketsRead) → \(o.tunSegmentsFromSuperPackets) segments, UDP GSO \(o.udpGSOMessages) sends → \(o.udpGSODatagrams) datagrams\(o.udpGSODisabled ? " (then disabled)" : ""), UDP GRO \(o.groReceives) receives → \(o.groDatagrams) datagrams, TUN coalesced \(o.tunCoalescedWrites) writes ← \(o.tunCoalescedSegments) segments, raw ESP in \(o.rawESPReceived)")
+    }
 }
 
 /// Waits for SIGINT or SIGTERM, calling `tick` every `every` seconds (if > 0).

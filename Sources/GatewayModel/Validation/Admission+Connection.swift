@@ -10,6 +10,7 @@ extension Admission {
         r.id = id.description; r.name = id.name; r.type = id.type.armType
         r.location = r.location ?? old?.location ?? location
         if r.tags == nil { r.tags = old?.tags }
+        try VpngwTags.validate(r.tags)
         r.etag = nil
         var p = r.properties
 

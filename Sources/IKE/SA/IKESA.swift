@@ -159,6 +159,14 @@ public struct IKESA: Sendable {
                                       keyExchangeGroup: configuration.childSuites.first?.dhGroup, now: now)
         case .rekeyIKESA:
             return startIKERekey(group: nil, now: now)
+        case let .deleteChildSA(inboundSPI):
+            guard childSAs.contains(where: { $0.inboundSPI == inboundSPI }) else {
+                return [.report(.messageDropped("no CHILD SA with inbound SPI \(inboundSPI)"))]
+            }
+            var spi: [UInt8] = []
+            spi.appendU32(inboundSPI)
+            return sendInformational(payloads: [.delete(DeletePayload(protocolID: .esp, spiSize: 4, spis: [spi]))],
+                                     purpose: .deleteChild(inboundSPI: inboundSPI), now: now)
         }
     }
 
@@ -321,7 +329,7 @@ public struct IKESA: Sendable {
                                                     identification: identity)
         let auth = PSKAuthentication.authData(prf: context.suite.prf, sharedSecret: configuration.preSharedKey, signedOctets: signed)
         var payloads: [Payload] = [.identificationInitiator(identity)]
-        payloads.append(.notify(NotifyPayload(type: .initialContact)))
+        if configuration.sendInitialContact { payloads.append(.notify(NotifyPayload(type: .initialContact))) }
         if let remoteIdentity = configuration.remoteIdentity { payloads.append(.identificationResponder(remoteIdentity)) }
         payloads += [
             .authentication(AuthenticationPayload(method: .sharedKeyMIC, data: auth)),
@@ -367,6 +375,7 @@ public struct IKESA: Sendable {
         }
         state = .established(context)
         actions.append(.report(.ikeSAEstablished(suite: context.suite, initiatorSPI: initiatorSPI, responderSPI: responderSPI)))
+        if payloads.notify(.initialContact) != nil { actions.append(.report(.initialContact)) }
         // The CHILD SA: a refusal here leaves the IKE SA standing (RFC 7296 §1.2).
         if let error = payloads.notifies.first(where: { $0.type.isError }) {
             return actions + [.report(.childSAFailed(.refusedByPeer(error.type)))]
@@ -542,8 +551,10 @@ public struct IKESA: Sendable {
                                                  signedOctets: ourSigned)
         var response: [Payload] = [.identificationResponder(identity),
                                    .authentication(AuthenticationPayload(method: .sharedKeyMIC, data: ourAuth))]
-        let actions: [IKESAAction] = [.report(.ikeSAEstablished(suite: context.suite, initiatorSPI: initiatorSPI,
+        var actions: [IKESAAction] = [.report(.ikeSAEstablished(suite: context.suite, initiatorSPI: initiatorSPI,
                                                                  responderSPI: responderSPI))]
+        // Only now that the peer is authenticated may its INITIAL_CONTACT end other SAs (§2.4).
+        if payloads.notify(.initialContact) != nil { actions.append(.report(.initialContact)) }
         var childActions: [IKESAAction] = []
         switch negotiateChild(payloads) {
         case let .success((chosenTheirs, tsi, tsr)):

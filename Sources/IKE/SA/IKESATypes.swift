@@ -85,6 +85,9 @@ public struct IKEPeerConfiguration: Sendable {
     /// Fake our NAT-D source hash so ESP is always UDP-encapsulated (RFC 3948), as the userspace
     /// data plane requires (RFC 7296 §2.23 allows it).
     public var forceUDPEncapsulation: Bool = false
+    /// RFC 7296 §2.4 / §3.10.1: send N(INITIAL_CONTACT) in our IKE_AUTH request, asserting that this
+    /// is the only IKE SA between us and the peer (the driver clears it while it holds another).
+    public var sendInitialContact: Bool = true
 
     public init(local: IKEEndpoint, remote: IKEEndpoint, localIdentity: IdentificationPayload? = nil,
                 remoteIdentity: IdentificationPayload? = nil, preSharedKey: [UInt8],
@@ -131,6 +134,9 @@ public enum IKESAEvent: Sendable {
     /// Established SA: rekey the IKE SA itself (RFC 7296 §1.3.2): CREATE_CHILD_SA with an IKE
     /// proposal, new SPIs, KE and nonces; the CHILD SAs move to the new SA, the old one is deleted.
     case rekeyIKESA
+    /// Established SA: delete the CHILD SA with this inbound SPI (INFORMATIONAL Delete, RFC 7296
+    /// §1.4.1), e.g. when its hard lifetime is reached; `uninstallChildSA` follows the answer.
+    case deleteChildSA(inboundSPI: UInt32)
 }
 
 /// A CHILD SA ready for the data plane, from this side's point of view.
@@ -212,6 +218,10 @@ public enum IKESAReport: Hashable, Sendable {
     case ikeSARekeyFailed(IKEFailureCause)
     /// An old (rekeyed) or redundant (rekey collision) IKE SA is gone; its SPIs are no longer accepted.
     case retiredIKESADeleted(initiatorSPI: UInt64, responderSPI: UInt64)
+    /// RFC 7296 §2.4: the authenticated peer sent N(INITIAL_CONTACT) in IKE_AUTH (reported after
+    /// `ikeSAEstablished`): every other IKE SA with this peer, and its CHILD SAs, is stale and is
+    /// to be deleted locally, without waiting.
+    case initialContact
 }
 
 public enum IKESAAction: Hashable, Sendable {
