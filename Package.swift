@@ -82,7 +82,7 @@ let package = Package(
         // SSTP server/client I/O (issue 5): TLS via swift-nio-ssl, one SSTPServerCall per connection,
         // a shared P2S TUN device; and the sstpc --nolaunchpppd stdio driver for `vpngw p2s connect`.
         .target(name: "SSTPNIO", dependencies: [
-            "SSTP", "PPP", "CDataPlane",
+            "SSTP", "PPP", "CDataPlane", "DataPlane",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -118,6 +118,7 @@ let package = Package(
         .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
         .testTarget(name: "ESPTests", dependencies: ["ESP", "CAllocationCounter"]),
         .testTarget(name: "IKETests", dependencies: ["IKE"]),
+        .testTarget(name: "DataPlaneTests", dependencies: ["DataPlane", "CAllocationCounter"]),
         .testTarget(name: "PPPTests", dependencies: ["PPP"]),
         // EAP-TLS end to end needs the real TLS engine (SSTPNIO's NIOEAPTLSEngine).
         .testTarget(name: "SSTPTests", dependencies: ["SSTP", "SSTPNIO", "PPP",

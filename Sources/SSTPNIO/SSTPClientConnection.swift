@@ -20,6 +20,9 @@ public struct SSTPClientOptions: Sendable {
     /// Certificate authentication (EAP-TLS): PEM certificate (leaf first) and key files.
     public var certificateFile: String?
     public var keyFile: String?
+    /// Received IPv4 packets once connected, straight from the receive buffer (valid only during
+    /// the call; on the event loop) instead of `.packets` events.
+    public var deliverIPv4: (@Sendable (UnsafeRawBufferPointer) -> Void)?
 
     public init(host: String, port: Int, user: String, password: String) {
         self.host = host
@@ -74,6 +77,12 @@ public final class SSTPClientConnection: @unchecked Sendable {
         channel.eventLoop.execute { handler.value.sendUp(packets) }
     }
 
+    /// Packets framed with SSTPDataFastPath by the caller (one TLS write for the whole batch).
+    public func sendFramed(_ buffer: ByteBuffer) {
+        let handler = self.handler
+        channel.eventLoop.execute { handler.value.sendFramed(buffer) }
+    }
+
     public func disconnect(reason: String = "user hung up") {
         let handler = self.handler
         channel.eventLoop.execute { handler.value.disconnect(reason: reason) }
@@ -94,6 +103,7 @@ final class SSTPClientHandler: ChannelInboundHandler {
     var timer: Scheduled<Void>?
     var closed = false
     var reported = false
+    var partial: ByteBuffer?
 
     init(options: SSTPClientOptions, onEvent: @escaping @Sendable (SSTPClientEvent) -> Void) {
         self.options = options
@@ -122,7 +132,43 @@ final class SSTPClientHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var buffer = unwrapInboundIn(data)
         guard call != nil, !closed else { return }
-        run(call!.handle(bytes: buffer.readBytes(length: buffer.readableBytes) ?? [], now: pppNow()))
+        let now = pppNow()
+        guard let deliver = options.deliverIPv4, call!.dataFastPathOpen || partial != nil else {
+            run(call!.handle(bytes: buffer.readBytes(length: buffer.readableBytes) ?? [], now: now))
+            return
+        }
+        // Connected: whole packets are cut here; IPv4 goes out from this buffer (as the server).
+        if var held = partial {
+            partial = nil
+            held.writeBuffer(&buffer)
+            buffer = held
+        }
+        call!.noteReceived(now: now)
+        while !closed, call != nil, call!.dataFastPathOpen, buffer.readableBytes >= 4 {
+            guard let length = buffer.withUnsafeReadableBytes({ SSTPDataFastPath.packetLength($0) }), buffer.readableBytes >= length else { break }
+            let delivered = buffer.withUnsafeReadableBytes { raw -> Bool in
+                let packet = UnsafeRawBufferPointer(rebasing: raw[0..<length])
+                guard let offset = SSTPDataFastPath.ipv4Offset(packet) else { return false }
+                deliver(UnsafeRawBufferPointer(rebasing: packet[offset...]))
+                return true
+            }
+            if delivered {
+                buffer.moveReaderIndex(forwardBy: length)
+            } else {
+                run(call!.handle(bytes: buffer.readBytes(length: length) ?? [], now: now))
+            }
+        }
+        guard buffer.readableBytes > 0, !closed, call != nil else { return }
+        if call!.dataFastPathOpen, buffer.withUnsafeReadableBytes({ $0.count < 4 || SSTPDataFastPath.packetLength($0) != nil }) {
+            partial = buffer
+        } else {
+            run(call!.handle(bytes: buffer.readBytes(length: buffer.readableBytes) ?? [], now: now))
+        }
+    }
+
+    func sendFramed(_ buffer: ByteBuffer) {
+        guard let context, let call, !closed, call.canSendData, context.channel.isWritable else { return }
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -1,10 +1,19 @@
 // The SSTP server (issue 5): TLS on TCP via swift-nio-ssl, one `SSTPServerCall` per connection
 // driven by `SSTPServerHandler`, and one P2S TUN device shared by all sessions.
 //   client ──TLS──▶ handler ──.deliver──▶ TUN ──kernel──▶ VNet
-//   VNet ──kernel──▶ TUN ──reader thread──▶ route table (client address → session) ──event loop──▶ frameIPv4 ──TLS──▶ client
+//   VNet ──kernel──▶ TUN ──reader thread──▶ route table (client address → session), framed into one
+//        buffer per session and batch ──event loop──▶ TLS ──▶ client
+// The data path copies each packet once per direction and builds no arrays: received IPv4 frames
+// go from NIO's receive buffer to the TUN device, and the reader thread frames packets from its
+// read buffer into the session's send buffer (SSTPDataFastPath). Control packets, LCP/IPCP and
+// echo still go through the call's state machine, so the cores stay the only protocol logic.
+// Every packet of either direction draws from the gateway's SKU budget (GatewayBandwidth, shared
+// with the site-to-site tunnels) and is checked against the reachable prefixes (gateway transit);
+// drops are counted by reason.
 // Admission (session limit, address pool) happens when TLS completes; a refused call still gets
 // the HTTP answer and a CALL_CONNECT_NAK (the core's clean refusal) and a log line with the reason.
 import CDataPlane
+import DataPlane
 import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
@@ -40,12 +49,112 @@ public struct SSTPServerSettings: Sendable {
     /// vpnClientRootCertificates / vpnClientRevokedCertificates (replaced at run time with
     /// `setClientCertificatePolicy`).
     public var clientCertificates = SSTPClientCertificatePolicy(roots: [], revoked: [])
+    /// The gateway's SKU throughput, shared with its site-to-site tunnels; nil: uncapped.
+    public var bandwidth: GatewayBandwidth?
+    /// What clients may reach (replaced at run time with `setReachable`); nil: anything this host routes.
+    public var reachable: [SSTPPrefix]?
 
     public init(identity: SSTPServerIdentity, users: [String: MSCHAPv2Credential], poolPrefix: PPPIPv4Address, poolLength: Int) {
         self.identity = identity
         self.users = users
         self.poolPrefix = poolPrefix
         self.poolLength = poolLength
+    }
+}
+
+/// An IPv4 prefix (host order).
+public struct SSTPPrefix: Sendable, Equatable, CustomStringConvertible {
+    public var network: UInt32
+    public var length: Int
+    public init(network: UInt32, length: Int) {
+        self.length = max(0, min(32, length))
+        self.network = network & Self.mask(self.length)
+    }
+    /// "a.b.c.d/n"; nil if it is not an IPv4 prefix.
+    public init?(parsing text: String) {
+        let parts = text.split(separator: "/")
+        guard parts.count <= 2, let address = PPPIPv4Address(String(parts[0])) else { return nil }
+        let length = parts.count == 2 ? Int(parts[1]) : 32
+        guard let length, (0...32).contains(length) else { return nil }
+        self.init(network: address.value, length: length)
+    }
+    @inline(__always) static func mask(_ length: Int) -> UInt32 { length == 0 ? 0 : ~UInt32(0) << (32 - length) }
+    @inline(__always) public func contains(_ address: UInt32) -> Bool { address & Self.mask(length) == network }
+    public var description: String { "\(PPPIPv4Address(network))/\(length)" }
+}
+
+/// Why the P2S data path dropped a packet (never thrown; counted per reason).
+public enum SSTPDropReason: String, CaseIterable, Sendable {
+    /// From the VNet: no connected session holds the destination address.
+    case noSession
+    /// Not an IPv4 packet (IPv6 over SSTP is not offered).
+    case notIPv4
+    /// The gateway's SKU bandwidth (shared with the S2S tunnels) is spent, client → VNet.
+    case bandwidthCapInbound
+    /// The same, VNet → client.
+    case bandwidthCapOutbound
+    /// Client → a destination outside the VNet, peered VNets with gateway transit and the
+    /// gateway's sites (or such a packet towards a client).
+    case notReachable
+    /// Client → VNet with a source other than the client's assigned address.
+    case spoofedSource
+    /// VNet → client while TCP towards the client was not writable (IP copes).
+    case backpressure
+    /// The TUN device refused the write.
+    case tunWriteFailed
+}
+
+/// Per-reason drop counters, updated from the TUN reader and the event loops.
+final class SSTPDropCounters: Sendable {
+    private let counters: [NIOLockedValueBox<UInt64>] = SSTPDropReason.allCases.map { _ in NIOLockedValueBox(0) }
+    func add(_ reason: SSTPDropReason, _ n: UInt64 = 1) {
+        guard n > 0 else { return }
+        counters[reason.index].withLockedValue { $0 += n }
+    }
+    var snapshot: [SSTPDropReason: UInt64] {
+        var out: [SSTPDropReason: UInt64] = [:]
+        for (i, r) in SSTPDropReason.allCases.enumerated() { out[r] = counters[i].withLockedValue { $0 } }
+        return out
+    }
+}
+
+/// The TUN reader thread's state: touched only by that thread (hence unchecked Sendable).
+final class TUNReaderState: @unchecked Sendable {
+    struct Slot { var session: SSTPSession; var buffer: ByteBuffer; var packets: Int }
+    var routes: [UInt32: SSTPSession] = [:]
+    var reach = SSTPReachability(prefixes: nil)
+    var bandwidth: BandwidthBudget?
+    var now: Int64 = 0
+    var slots: [Slot] = []
+    var capDropped: [ObjectIdentifier: (SSTPSession, UInt64)] = [:]
+    var drops = [UInt64](repeating: 0, count: SSTPDropReason.allCases.count)
+    let allocator = ByteBufferAllocator()
+    @inline(__always) func drop(_ reason: SSTPDropReason) { drops[reason.index] += 1 }
+}
+
+extension SSTPDropReason {
+    /// Position in allCases, without building allCases.
+    var index: Int {
+        switch self {
+        case .noSession: 0
+        case .notIPv4: 1
+        case .bandwidthCapInbound: 2
+        case .bandwidthCapOutbound: 3
+        case .notReachable: 4
+        case .spoofedSource: 5
+        case .backpressure: 6
+        case .tunWriteFailed: 7
+        }
+    }
+}
+
+/// Destinations clients may reach; nil prefixes: everything.
+struct SSTPReachability: Sendable {
+    var prefixes: [SSTPPrefix]?
+    @inline(__always) func allows(_ address: UInt32) -> Bool {
+        guard let prefixes else { return true }
+        for p in prefixes where p.contains(address) { return true }
+        return false
     }
 }
 
@@ -58,6 +167,8 @@ public struct SSTPSessionInfo: Sendable, CustomStringConvertible {
     public var connected: Bool
     public var bytesIn: UInt64
     public var bytesOut: UInt64
+    /// Packets of this session the data path dropped (any reason; see SSTPServer.drops).
+    public var packetsDropped: UInt64 = 0
     public var since: Date
     /// EAP-TLS sessions: the client certificate's SHA-1 thumbprint (uppercase hex).
     public var thumbprint: String? = nil
@@ -88,7 +199,7 @@ final class SSTPSession: @unchecked Sendable {
     let since = Date()
     let eventLoop: any EventLoop
     let handler: NIOLoopBound<SSTPServerHandler>
-    struct Counters { var bytesIn: UInt64 = 0; var bytesOut: UInt64 = 0; var user: String?; var connected = false; var thumbprint: String? }
+    struct Counters { var bytesIn: UInt64 = 0; var bytesOut: UInt64 = 0; var dropped: UInt64 = 0; var user: String?; var connected = false; var thumbprint: String? }
     let counters = NIOLockedValueBox(Counters())
 
     init(id: Int, peer: String, address: PPPIPv4Address, handler: SSTPServerHandler, eventLoop: any EventLoop) {
@@ -102,7 +213,7 @@ final class SSTPSession: @unchecked Sendable {
     var info: SSTPSessionInfo {
         let c = counters.withLockedValue { $0 }
         return SSTPSessionInfo(id: id, user: c.user, clientAddress: address, peer: peer, connected: c.connected,
-                               bytesIn: c.bytesIn, bytesOut: c.bytesOut, since: since, thumbprint: c.thumbprint)
+                               bytesIn: c.bytesIn, bytesOut: c.bytesOut, packetsDropped: c.dropped, since: since, thumbprint: c.thumbprint)
     }
 }
 
@@ -126,8 +237,12 @@ public final class SSTPServer: @unchecked Sendable {
     /// MS-CHAPv2 users; replaced at run time by `setUsers` (new calls see the new set).
     let users: NIOLockedValueBox<[String: MSCHAPv2Credential]>
     let certificatePolicy: NIOLockedValueBox<SSTPClientCertificatePolicy>
-    /// Packets from the TUN device with no session behind their destination.
-    let unroutable = NIOLockedValueBox<UInt64>(0)
+    /// Drops of the data path, by reason.
+    let dropCounters = SSTPDropCounters()
+    let reachability: NIOLockedValueBox<SSTPReachability>
+    let poolPrefix: SSTPPrefix
+    /// The TUN reader thread's own state (never touched elsewhere).
+    let reader = TUNReaderState()
 
     public init(settings: SSTPServerSettings, onEvent: @escaping @Sendable (SSTPServerEvent) -> Void) throws {
         self.settings = settings
@@ -140,6 +255,9 @@ public final class SSTPServer: @unchecked Sendable {
         table = NIOLockedValueBox(Table(pool: pool, maxSessions: settings.maxSessions))
         users = NIOLockedValueBox(settings.users)
         certificatePolicy = NIOLockedValueBox(settings.clientCertificates)
+        let poolRange = SSTPPrefix(network: settings.poolPrefix.value, length: settings.poolLength)
+        poolPrefix = poolRange
+        reachability = NIOLockedValueBox(SSTPReachability(prefixes: settings.reachable.map { [poolRange] + $0 }))
         var tls = TLSConfiguration.makeServerConfiguration(certificateChain: settings.identity.certificateChain.map { .certificate($0) },
                                                            privateKey: .privateKey(settings.identity.privateKey))
         tls.minimumTLSVersion = .tlsv12
@@ -156,7 +274,11 @@ public final class SSTPServer: @unchecked Sendable {
             try runIPCommand(["addr", "replace", "\(serverAddress)/32", "dev", tun.name])
             try runIPCommand(["route", "replace", "\(settings.poolPrefix)/\(settings.poolLength)", "dev", tun.name])
         }
-        tun.startReader { [weak self] packets in self?.fromTUN(packets) }
+        let reader = self.reader
+        reader.bandwidth = settings.bandwidth?.outbound
+        tun.startReader(beginBatch: { [weak self] in self?.beginTUNBatch() },
+                        onPacket: { [weak self] packet in self?.fromTUN(packet) },
+                        endBatch: { [weak self] in self?.endTUNBatch() })
         let sslContext = self.sslContext
         let timeout = settings.handshakeTimeout
         let bootstrap = ServerBootstrap(group: group)
@@ -230,6 +352,15 @@ public final class SSTPServer: @unchecked Sendable {
 
     func isRevoked(_ thumbprint: String) -> Bool { certificatePolicy.withLockedValue { $0.revoked.contains(thumbprint) } }
 
+    /// Replaces what clients may reach (the pool itself always is); nil: anything. Applies to
+    /// the next packet of every live session.
+    public func setReachable(_ prefixes: [SSTPPrefix]?) {
+        reachability.withLockedValue { $0 = SSTPReachability(prefixes: prefixes.map { [poolPrefix] + $0 }) }
+    }
+
+    /// Packets the data path dropped, by reason (since start).
+    public func drops() -> [SSTPDropReason: UInt64] { dropCounters.snapshot }
+
     /// Changes the session limit (tests; SKU resize).
     public func setMaxSessions(_ n: Int) { table.withLockedValue { $0.maxSessions = n } }
 
@@ -281,23 +412,70 @@ public final class SSTPServer: @unchecked Sendable {
 
     // MARK: Data path
 
-    /// Packets read from the TUN device: grouped by session, one event-loop hop per session and batch.
-    func fromTUN(_ packets: [[UInt8]]) {
-        var batches: [ObjectIdentifier: (SSTPSession, [[UInt8]])] = [:]
-        var dropped: UInt64 = 0
-        table.withLockedValue { t in
-            for packet in packets {
-                guard let dst = ipv4Destination(packet), let session = t.routes[dst] else { dropped += 1; continue }
-                batches[ObjectIdentifier(session), default: (session, [])].1.append(packet)
-            }
+    /// Reader thread, start of a wake-up: a snapshot of the route table and the reachable prefixes.
+    func beginTUNBatch() {
+        let r = reader
+        (r.routes, r.reach) = (table.withLockedValue { $0.routes }, reachability.withLockedValue { $0 })
+        r.now = BandwidthBudget.now()
+    }
+
+    /// Reader thread, one packet from the VNet: checked, then framed into its session's buffer.
+    func fromTUN(_ packet: UnsafeRawBufferPointer) {
+        let r = reader
+        guard let dst = ipv4Destination(packet) else { r.drop(.notIPv4); return }
+        guard let session = r.routes[dst] else { r.drop(.noSession); return }
+        guard r.reach.allows(ipv4Source(packet)), packet.count + SSTPDataFastPath.ipv4Overhead <= SSTPLimits.maxPacket else {
+            r.drop(.notReachable); session.counters.withLockedValue { $0.dropped += 1 }; return
         }
-        if dropped > 0 { unroutable.withLockedValue { $0 += dropped } }
-        for (_, (session, batch)) in batches {
-            session.eventLoop.execute { session.handler.value.sendDown(batch) }
+        if let budget = r.bandwidth, !budget.admit(bytes: packet.count, now: r.now) {
+            r.drop(.bandwidthCapOutbound)
+            r.capDropped[ObjectIdentifier(session), default: (session, 0)].1 += 1
+            return
+        }
+        let slot: Int
+        if let i = r.slots.firstIndex(where: { $0.session === session }) {
+            slot = i
+        } else {
+            r.slots.append(TUNReaderState.Slot(session: session, buffer: r.allocator.buffer(capacity: 16 * 1024), packets: 0))
+            slot = r.slots.count - 1
+        }
+        let n = packet.count
+        r.slots[slot].packets += 1
+        r.slots[slot].buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: n + SSTPDataFastPath.ipv4Overhead) { out in
+            SSTPDataFastPath.writeIPv4Header(out.baseAddress!, ipLength: n)
+            (out.baseAddress! + SSTPDataFastPath.ipv4Overhead).copyMemory(from: packet.baseAddress!, byteCount: n)
+            return n + SSTPDataFastPath.ipv4Overhead
         }
     }
 
-    func toTUN(_ packet: [UInt8]) { tun?.write(packet) }
+    /// Reader thread, end of a wake-up: one event-loop hop and one TLS write per session.
+    func endTUNBatch() {
+        let r = reader
+        for slot in r.slots {
+            let (session, buffer, packets) = (slot.session, slot.buffer, slot.packets)
+            session.eventLoop.execute { session.handler.value.sendFramed(buffer, packets: packets) }
+        }
+        r.slots.removeAll(keepingCapacity: true)
+        for (_, (session, n)) in r.capDropped { session.counters.withLockedValue { $0.dropped += n } }
+        r.capDropped.removeAll(keepingCapacity: true)
+        if r.drops.contains(where: { $0 != 0 }) {
+            for (i, reason) in SSTPDropReason.allCases.enumerated() where r.drops[i] != 0 { dropCounters.add(reason, r.drops[i]) }
+            for i in r.drops.indices { r.drops[i] = 0 }
+        }
+        r.routes = [:]
+    }
+
+    /// Event loop: one IPv4 packet from a client (straight from the receive buffer) to the VNet.
+    /// Returns the drop reason, if any.
+    @inline(__always)
+    func toTUN(_ packet: UnsafeRawBufferPointer, from session: SSTPSession?, reach: SSTPReachability, now: Int64) -> SSTPDropReason? {
+        guard let dst = ipv4Destination(packet) else { return .notIPv4 }
+        if let session, ipv4Source(packet) != session.address.value { return .spoofedSource }
+        guard reach.allows(dst) else { return .notReachable }
+        if let budget = settings.bandwidth?.inbound, !budget.admit(bytes: packet.count, now: now) { return .bandwidthCapInbound }
+        guard let tun, tun.write(packet) else { return .tunWriteFailed }
+        return nil
+    }
 
     func event(_ e: SSTPServerEvent) { onEvent(e) }
 }
@@ -321,6 +499,8 @@ final class SSTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
     var peer = "?"
     var closed = false
     var refusedReason: String?
+    /// Fast path: the start of a packet that has not fully arrived yet.
+    var partial: ByteBuffer?
 
     init(server: SSTPServer, handshakeTimeout: TimeAmount) {
         self.server = server
@@ -364,9 +544,53 @@ final class SSTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var buffer = unwrapInboundIn(data)
         guard call != nil, !closed else { return }
-        let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
-        session?.counters.withLockedValue { $0.bytesIn += UInt64(bytes.count) }
-        run(call!.handle(bytes: bytes, now: pppNow()))
+        let received = buffer.readableBytes
+        let now = pppNow()
+        guard call!.dataFastPathOpen || partial != nil else {
+            session?.counters.withLockedValue { $0.bytesIn += UInt64(received) }
+            run(call!.handle(bytes: buffer.readBytes(length: received) ?? [], now: now))
+            return
+        }
+        // Connected: whole packets are cut here; IPv4 goes to the TUN device from this buffer.
+        if var held = partial {
+            partial = nil
+            held.writeBuffer(&buffer)
+            buffer = held
+        }
+        call!.noteReceived(now: now)
+        let reach = server.reachability.withLockedValue { $0 }
+        let nanos = BandwidthBudget.now()
+        var drops = [UInt64](), dropped: UInt64 = 0
+        while !closed, call != nil, call!.dataFastPathOpen, buffer.readableBytes >= 4 {
+            let length = buffer.withUnsafeReadableBytes { SSTPDataFastPath.packetLength($0) }
+            guard let length else { break }  // the state machine refuses it with the reason
+            guard buffer.readableBytes >= length else { break }
+            let reason: SSTPDropReason?? = buffer.withUnsafeReadableBytes { raw in
+                let packet = UnsafeRawBufferPointer(rebasing: raw[0..<length])
+                guard let offset = SSTPDataFastPath.ipv4Offset(packet) else { return .none }
+                return .some(server.toTUN(UnsafeRawBufferPointer(rebasing: packet[offset...]), from: session, reach: reach, now: nanos))
+            }
+            switch reason {
+            case .none:  // control, LCP, IPCP, …: the state machine, one whole packet
+                let bytes = buffer.readBytes(length: length) ?? []
+                run(call!.handle(bytes: bytes, now: now))
+            case .some(.none):
+                buffer.moveReaderIndex(forwardBy: length)
+            case .some(.some(let why)):
+                buffer.moveReaderIndex(forwardBy: length)
+                if drops.isEmpty { drops = [UInt64](repeating: 0, count: SSTPDropReason.allCases.count) }
+                drops[why.index] += 1
+                dropped += 1
+            }
+        }
+        session?.counters.withLockedValue { $0.bytesIn += UInt64(received); $0.dropped += dropped }
+        if dropped > 0 { for (i, reason) in SSTPDropReason.allCases.enumerated() where drops[i] != 0 { server.dropCounters.add(reason, drops[i]) } }
+        guard buffer.readableBytes > 0, !closed, call != nil else { return }
+        if call!.dataFastPathOpen, buffer.withUnsafeReadableBytes({ $0.count < 4 || SSTPDataFastPath.packetLength($0) != nil }) {
+            partial = buffer  // the start of the next packet
+        } else {
+            run(call!.handle(bytes: buffer.readBytes(length: buffer.readableBytes) ?? [], now: now))
+        }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -383,20 +607,16 @@ final class SSTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
         context.close(promise: nil)
     }
 
-    /// Packets from the TUN device for this client.
-    func sendDown(_ packets: [[UInt8]]) {
-        guard let context, let call, !closed else { return }
-        guard context.channel.isWritable else { return }  // TCP backpressure: drop, IP copes
-        var bytes = 0
-        for packet in packets {
-            guard let framed = call.frameIPv4(packet) else { continue }
-            bytes += framed.count
-            context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: framed)), promise: nil)
+    /// Packets from the TUN device for this client, already framed by the reader thread.
+    func sendFramed(_ buffer: ByteBuffer, packets: Int) {
+        guard let context, let call, !closed, call.canSendData, context.channel.isWritable else {
+            // Not (yet) connected or TCP backpressure: drop, IP copes.
+            server.dropCounters.add(.backpressure, UInt64(packets))
+            session?.counters.withLockedValue { $0.dropped += UInt64(packets) }
+            return
         }
-        if bytes > 0 {
-            session?.counters.withLockedValue { $0.bytesOut += UInt64(bytes) }
-            context.flush()
-        }
+        session?.counters.withLockedValue { $0.bytesOut += UInt64(buffer.readableBytes) }
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
     }
 
     func disconnect(reason: String) {
@@ -436,7 +656,11 @@ final class SSTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
                 server.route(session)
                 server.event(.connected(session.info))
             case .deliver(let packet):
-                server.toTUN(packet)
+                let reach = server.reachability.withLockedValue { $0 }
+                if let why = packet.withUnsafeBytes({ server.toTUN($0, from: session, reach: reach, now: BandwidthBudget.now()) }) {
+                    server.dropCounters.add(why)
+                    session?.counters.withLockedValue { $0.dropped += 1 }
+                }
             case .close(let reason):
                 closed = true
                 timer?.cancel()

@@ -33,25 +33,49 @@ public final class TUNDevice: @unchecked Sendable {
     /// One IPv4 packet to the kernel.
     @discardableResult
     public func write(_ packet: [UInt8]) -> Bool {
-        packet.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) } == packet.count
+        packet.withUnsafeBytes { write($0) }
     }
 
-    /// Starts the reader thread: batches of up to `batch` packets per wake-up.
+    /// One IPv4 packet to the kernel, straight from a receive buffer.
+    @discardableResult
+    @inline(__always)
+    public func write(_ packet: UnsafeRawBufferPointer) -> Bool {
+        Foundation.write(fd, packet.baseAddress, packet.count) == packet.count
+    }
+
+    /// Starts the reader thread: batches of up to `batch` packets per wake-up, as arrays.
     public func startReader(batch: Int = 64, onPackets: @escaping @Sendable ([[UInt8]]) -> Void) {
+        final class Collector: @unchecked Sendable { var packets: [[UInt8]] = [] }
+        let collector = Collector()
+        startReader(batch: batch, beginBatch: {}, onPacket: { collector.packets.append(Array($0)) }, endBatch: {
+            if !collector.packets.isEmpty { onPackets(collector.packets) }
+            collector.packets = []
+        })
+    }
+
+    /// Starts the reader thread without a copy per packet: per wake-up `beginBatch`, then
+    /// `onPacket` for each of up to `batch` packets (the bytes are valid only during the call,
+    /// in one buffer reused for the device's life), then `endBatch`. All on the reader thread.
+    public func startReader(batch: Int = 64, beginBatch: @escaping @Sendable () -> Void,
+                            onPacket: @escaping @Sendable (UnsafeRawBufferPointer) -> Void, endBatch: @escaping @Sendable () -> Void) {
         running.withLockedValue { $0 = true }
         done.withLockedValue { $0 = false }
+        let fd = self.fd
         let thread = Thread { [self] in
-            var buffer = [UInt8](repeating: 0, count: 65536)
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 16)
+            defer { buffer.deallocate() }
             while running.withLockedValue({ $0 }) {
                 let ready = vpngw_wait_readable(fd, 50)
                 if ready <= 0 { continue }
-                var packets: [[UInt8]] = []
-                while packets.count < batch {
-                    let n = buffer.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress, $0.count) }
+                beginBatch()
+                var count = 0
+                while count < batch {
+                    let n = Foundation.read(fd, buffer.baseAddress, buffer.count)
                     if n <= 0 { break }
-                    packets.append(Array(buffer[0..<n]))
+                    count += 1
+                    onPacket(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
                 }
-                if !packets.isEmpty { onPackets(packets) }
+                endBatch()
             }
             done.withLockedValue { $0 = true }
         }
@@ -71,6 +95,19 @@ public final class TUNDevice: @unchecked Sendable {
 func ipv4Destination(_ packet: [UInt8]) -> UInt32? {
     guard packet.count >= 20, packet[0] >> 4 == 4 else { return nil }
     return UInt32(packet[16]) << 24 | UInt32(packet[17]) << 16 | UInt32(packet[18]) << 8 | UInt32(packet[19])
+}
+
+/// The destination of an IPv4 packet (host order); nil if it is not IPv4.
+@inline(__always)
+func ipv4Destination(_ packet: UnsafeRawBufferPointer) -> UInt32? {
+    guard packet.count >= 20, packet[0] >> 4 == 4 else { return nil }
+    return UInt32(packet[16]) << 24 | UInt32(packet[17]) << 16 | UInt32(packet[18]) << 8 | UInt32(packet[19])
+}
+
+/// The source of an IPv4 packet (host order); the caller checked it is IPv4.
+@inline(__always)
+func ipv4Source(_ packet: UnsafeRawBufferPointer) -> UInt32 {
+    UInt32(packet[12]) << 24 | UInt32(packet[13]) << 16 | UInt32(packet[14]) << 8 | UInt32(packet[15])
 }
 
 /// Runs `ip ARGS…` (routes and addresses on the TUN device).

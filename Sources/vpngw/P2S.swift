@@ -159,13 +159,32 @@ extension P2SCommand {
         func run() async throws {
             let tunBox = TunBox()
             let (tun, mtu, routes, readyFile) = (self.tun, self.mtu, self.route, self.readyFile)
-            let up: @Sendable (PPPIPv4Address, PPPIPv4Address, [PPPIPv4Address], @escaping @Sendable ([[UInt8]]) -> Void) -> Void = { local, peer, dns, send in
+            let up: @Sendable (PPPIPv4Address, PPPIPv4Address, [PPPIPv4Address], @escaping @Sendable ([[UInt8]]) -> Void,
+                               (@Sendable (ByteBuffer) -> Void)?) -> Void = { local, peer, dns, send, sendFramed in
                 do {
                     let device = try TUNDevice(name: tun, mtu: mtu)
                     try runIPCommand(["addr", "replace", "\(local)", "peer", "\(peer)", "dev", device.name])
                     for r in routes { try runIPCommand(["route", "replace", r, "dev", device.name]) }
                     tunBox.set(device)
-                    device.startReader(onPackets: send)
+                    if let sendFramed {
+                        // One buffer per wake-up: SSTP + PPP headers written in front of each packet.
+                        final class Batch: @unchecked Sendable { var buffer = ByteBuffer() }
+                        let batch = Batch(), allocator = ByteBufferAllocator()
+                        device.startReader(beginBatch: { batch.buffer = allocator.buffer(capacity: 16 * 1024) }, onPacket: { packet in
+                            let n = packet.count
+                            guard n + SSTPDataFastPath.ipv4Overhead <= SSTPLimits.maxPacket else { return }
+                            batch.buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: n + SSTPDataFastPath.ipv4Overhead) { out in
+                                SSTPDataFastPath.writeIPv4Header(out.baseAddress!, ipLength: n)
+                                (out.baseAddress! + SSTPDataFastPath.ipv4Overhead).copyMemory(from: packet.baseAddress!, byteCount: n)
+                                return n + SSTPDataFastPath.ipv4Overhead
+                            }
+                        }, endBatch: {
+                            if batch.buffer.readableBytes > 0 { sendFramed(batch.buffer) }
+                            batch.buffer = ByteBuffer()
+                        })
+                    } else {
+                        device.startReader(onPackets: send)
+                    }
                     emit("p2s connect: connected, address \(local), server \(peer), dns \(dns.map(\.description).joined(separator: ",")), tun \(device.name)")
                     if let readyFile { try? "\(local)\n".write(toFile: readyFile, atomically: true, encoding: .utf8) }
                 } catch {
@@ -182,7 +201,7 @@ extension P2SCommand {
                 options.relay = !noRelay
                 let driverBox = NIOLockedBox<SSTPCDriver>()
                 let driver = SSTPCDriver(options: options, log: { emit("p2s connect: \($0)") },
-                                         onUp: { local, peer, dns in up(local, peer, dns) { driverBox.get()?.send($0) } },
+                                         onUp: { local, peer, dns in up(local, peer, dns, { driverBox.get()?.send($0) }, nil) },
                                          onPackets: { packets in for p in packets { tunBox.get()?.write(p) } })
                 driverBox.set(driver)
                 let result: Result<SSTPCDriver.Outcome, any Error> = await withCheckedContinuation { cont in
@@ -207,12 +226,15 @@ extension P2SCommand {
                     options.keyFile = keyFile
                 }
                 let connBox = NIOLockedBox<SSTPClientConnection>()
+                // The data path: received IPv4 straight to the TUN device; the TUN reader frames
+                // a whole wake-up's packets into one buffer (one TLS write).
+                options.deliverIPv4 = { packet in tunBox.get()?.write(packet) }
                 let reason: SSTPCloseReason = await withCheckedContinuation { cont in
                     let once = NIOLockedBox<Bool>()
                     SSTPClientConnection.connect(group: group, options: options) { event in
                         switch event {
                         case .connected(let local, let peer, let dns):
-                            Thread { up(local, peer, dns) { connBox.get()?.send($0) } }.start()
+                            Thread { up(local, peer, dns, { connBox.get()?.send($0) }, { connBox.get()?.sendFramed($0) }) }.start()
                         case .packets(let packets):
                             for p in packets { tunBox.get()?.write(p) }
                         case .closed(let reason):

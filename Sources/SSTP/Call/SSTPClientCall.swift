@@ -140,6 +140,22 @@ public struct SSTPClientCall: Sendable {
         return actions
     }
 
+    /// May the I/O layer send framed IPv4 now (connected, IPCP open)?
+    public var canSendData: Bool { state == .connected && networkUp }
+
+    /// True while IPv4 data may bypass `handle(bytes:)`: the call is connected, IPCP is open and
+    /// no partial packet is buffered here. The I/O layer then cuts whole packets itself, hands
+    /// IPv4 frames to the TUN device and passes every other whole packet to `handle(bytes:)`.
+    public var dataFastPathOpen: Bool {
+        state == .connected && networkUp && ppp.isNetworkUp && decoder.bufferedBytes == 0 && httpBuffer.isEmpty
+    }
+
+    /// Bytes arrived on the fast path: the peer is alive (the Hello timer restarts).
+    public mutating func noteReceived(now: PPPInstant) {
+        lastReceived = now
+        echoDeadline = nil
+    }
+
     public func frameIPv4(_ packet: [UInt8]) -> [UInt8]? {
         guard state == .connected, networkUp, packet.count + 8 <= SSTPLimits.maxPacket else { return nil }
         return SSTPPacket.dataHeader(frameLength: packet.count + 4) + [0xFF, 0x03, 0x00, 0x21] + packet

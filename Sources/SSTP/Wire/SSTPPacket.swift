@@ -250,3 +250,52 @@ public struct SSTPStreamDecoder: Sendable {
         return Array(buffer[start...])
     }
 }
+
+/// The IPv4 data path without the packet enum or any array: the I/O layer frames packets straight
+/// into its send buffers and hands received IPv4 to the TUN device from the receive buffer, while
+/// every other packet (control, LCP, IPCP, echo) still goes through the call's state machine.
+/// SSTP carries PPP without HDLC (no flags, escaping or FCS; [MS-SSTP] §2.2.2), so this is only
+/// the 4-byte SSTP header and the PPP address/control/protocol fields.
+public enum SSTPDataFastPath {
+    /// SSTP header (4) + PPP FF 03 00 21 before every IPv4 packet we send.
+    public static let ipv4Overhead = 8
+
+    /// Writes the 8 header bytes of a data packet carrying an `ipLength`-byte IPv4 packet.
+    /// Precondition: ipLength + 8 ≤ SSTPLimits.maxPacket.
+    @inline(__always)
+    public static func writeIPv4Header(_ to: UnsafeMutableRawPointer, ipLength: Int) {
+        let length = ipLength + ipv4Overhead
+        to.storeBytes(of: 0x10, toByteOffset: 0, as: UInt8.self)
+        to.storeBytes(of: 0x00, toByteOffset: 1, as: UInt8.self)
+        to.storeBytes(of: UInt8((length >> 8) & 0x0F), toByteOffset: 2, as: UInt8.self)
+        to.storeBytes(of: UInt8(length & 0xFF), toByteOffset: 3, as: UInt8.self)
+        to.storeBytes(of: 0xFF, toByteOffset: 4, as: UInt8.self)
+        to.storeBytes(of: 0x03, toByteOffset: 5, as: UInt8.self)
+        to.storeBytes(of: 0x00, toByteOffset: 6, as: UInt8.self)
+        to.storeBytes(of: 0x21, toByteOffset: 7, as: UInt8.self)
+    }
+
+    /// The length of the packet starting at `header` (≥ 4 readable bytes), or nil when the
+    /// header is not valid SSTP 1.0 (the state machine then refuses it with the exact reason).
+    @inline(__always)
+    public static func packetLength(_ header: UnsafeRawBufferPointer) -> Int? {
+        guard header.count >= 4, header[0] == 0x10 else { return nil }
+        let length = Int(header[2] & 0x0F) << 8 | Int(header[3])
+        return length >= (header[1] & 0x01 == 1 ? 8 : 4) ? length : nil
+    }
+
+    /// For one whole SSTP packet: the offset of the IPv4 packet if it is a data packet carrying a
+    /// PPP IPv4 frame (with or without address/control and protocol field compression); nil for
+    /// anything else.
+    @inline(__always)
+    public static func ipv4Offset(_ packet: UnsafeRawBufferPointer) -> Int? {
+        guard packet.count > 5, packet[1] & 0x01 == 0 else { return nil }
+        var i = 4
+        if packet[4] == 0xFF && packet[5] == 0x03 { i = 6 }
+        guard i < packet.count else { return nil }
+        if packet[i] == 0x21 { i += 1 }   // PFC: the one-octet protocol field
+        else if packet[i] == 0x00, i + 1 < packet.count, packet[i + 1] == 0x21 { i += 2 }
+        else { return nil }
+        return i < packet.count ? i : nil
+    }
+}
