@@ -10,6 +10,7 @@ import Glibc
 /// Why the forwarding path dropped a packet (never thrown; counted).
 public enum ForwardingDrop: Int, CaseIterable, Sendable, CustomStringConvertible {
     case notIPv4, noRoute, noOutboundSA, sealRefused, unknownSPI, espDropped, tunWriteFailed, udpSendFailed, innerSourceNotAllowed, bandwidthCap
+    case offloadRejected, rawESPUnavailable
 
     public var description: String {
         switch self {
@@ -23,6 +24,8 @@ public enum ForwardingDrop: Int, CaseIterable, Sendable, CustomStringConvertible
         case .udpSendFailed: "UDP send failed"
         case .innerSourceNotAllowed: "inner source address outside the tunnel's remote prefixes"
         case .bandwidthCap: "over the gateway's SKU bandwidth (shared fairly by its tunnels)"
+        case .offloadRejected: "TUN offload packet that could not be segmented or checksummed"
+        case .rawESPUnavailable: "tunnel uses raw ESP (IP protocol 50) but the raw socket could not be opened"
         }
     }
 }
@@ -37,8 +40,30 @@ public struct TunnelCounters: Sendable, Equatable {
     public init() {}
 }
 
+/// What the offloads did: each super-packet or coalesced write replaced that many per-packet syscalls.
+public struct OffloadCounters: Sendable, Equatable {
+    /// TCP super-packets read from the TUN (TSO) and the segments cut from them.
+    public var tunSuperPacketsRead: UInt64 = 0
+    public var tunSegmentsFromSuperPackets: UInt64 = 0
+    /// sendmsg calls with UDP_SEGMENT and the datagrams they carried.
+    public var udpGSOMessages: UInt64 = 0
+    public var udpGSODatagrams: UInt64 = 0
+    /// UDP_SEGMENT failed once on this path and was turned off.
+    public var udpGSODisabled = false
+    /// Receives that carried several coalesced datagrams (UDP_GRO) and those datagrams.
+    public var groReceives: UInt64 = 0
+    public var groDatagrams: UInt64 = 0
+    /// TUN writes of merged TCP segments and the segments merged.
+    public var tunCoalescedWrites: UInt64 = 0
+    public var tunCoalescedSegments: UInt64 = 0
+    /// ESP datagrams received on the raw IP protocol 50 socket.
+    public var rawESPReceived: UInt64 = 0
+    public init() {}
+}
+
 /// A snapshot of the data plane's counters.
 public struct DataPlaneCounters: Sendable {
+    public var offload = OffloadCounters()
     public var tunnels: [Int: TunnelCounters] = [:]
     public var drops: [ForwardingDrop: UInt64] = [:]
     public var espDrops: [ESPDropReason: UInt64] = [:]
@@ -70,11 +95,15 @@ public final class DataPlane: @unchecked Sendable {
         public var socketBufferBytes: Int32
         /// The gateway's SKU throughput, shared by all its tunnels, in each direction; nil: no cap.
         public var rateLimitMbps: Int?
+        /// TUN TSO + coalesced writes (IFF_VNET_HDR) and UDP GSO/GRO on 4500, each used when the
+        /// kernel accepts it. Off: one syscall per packet (the path before offloads, for comparison).
+        public var offloads: Bool
         public init(tunName: String = "vpngw%d", tunMTU: Int = 1400, localAddress: UInt32 = 0, ikePort: UInt16 = 500,
-                    nattPort: UInt16 = 4500, mssClamp: UInt16 = 1350, socketBufferBytes: Int32 = 7 << 20, rateLimitMbps: Int? = nil) {
+                    nattPort: UInt16 = 4500, mssClamp: UInt16 = 1350, socketBufferBytes: Int32 = 7 << 20, rateLimitMbps: Int? = nil,
+                    offloads: Bool = true) {
             self.tunName = tunName; self.tunMTU = tunMTU; self.localAddress = localAddress
             self.ikePort = ikePort; self.nattPort = nattPort; self.mssClamp = mssClamp; self.socketBufferBytes = socketBufferBytes
-            self.rateLimitMbps = rateLimitMbps
+            self.rateLimitMbps = rateLimitMbps; self.offloads = offloads
         }
     }
 
@@ -89,6 +118,13 @@ public final class DataPlane: @unchecked Sendable {
     private var tunFD: Int32 = -1
     private var nattFD: Int32 = -1
     private var ikeFD: Int32 = -1
+    /// Raw IP protocol 50 socket for tunnels without UDP encapsulation; -1 if it could not be opened.
+    private var rawFD: Int32 = -1
+    private var tunOffload = false
+    private var udpGSO = false
+    private var udpGRO = false
+    /// What `start` enabled, in words (for logs): offloads and raw ESP availability.
+    public private(set) var capabilities: [String] = []
     private let running = Atomic<Bool>(false)
     private var threads: [Thread] = []
     private let ikeHandler: Mutex<IKEHandler?> = Mutex(nil)
@@ -119,7 +155,12 @@ public final class DataPlane: @unchecked Sendable {
     public func start(ikeHandler: @escaping IKEHandler) throws {
         self.ikeHandler.withLock { $0 = ikeHandler }
         var name = [CChar](repeating: 0, count: 32)
-        let fd = vpngw_tun_open(configuration.tunName, &name, 32)
+        var fd: Int32 = -1
+        if configuration.offloads {
+            fd = vpngw_tun_open_offload(configuration.tunName, &name, 32)
+            if fd >= 0 { tunOffload = true } else { capabilities.append("TUN offloads unavailable (\(String(cString: strerror(-fd))))") }
+        }
+        if fd < 0 { fd = vpngw_tun_open(configuration.tunName, &name, 32) }
         guard fd >= 0 else { throw StartError(description: "cannot open TUN device \(configuration.tunName): \(String(cString: strerror(-fd)))") }
         tunFD = fd
         tunDeviceName = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
@@ -130,6 +171,20 @@ public final class DataPlane: @unchecked Sendable {
         guard nattFD >= 0 else { throw StartError(description: "cannot bind UDP \(IPv4.format(configuration.localAddress)):\(configuration.nattPort): \(String(cString: strerror(-nattFD)))") }
         ikeFD = vpngw_udp4_socket(addr, configuration.ikePort, 1 << 20)
         guard ikeFD >= 0 else { throw StartError(description: "cannot bind UDP \(IPv4.format(configuration.localAddress)):\(configuration.ikePort): \(String(cString: strerror(-ikeFD)))") }
+        if configuration.offloads {
+            udpGSO = vpngw_udp_gso_supported(nattFD) == 1
+            udpGRO = vpngw_udp_enable_gro(nattFD) == 0
+        }
+        capabilities.append(configuration.offloads
+            ? "offloads: TUN TSO/coalescing \(tunOffload ? "on" : "off"), UDP GSO \(udpGSO ? "on" : "off"), UDP GRO \(udpGRO ? "on" : "off")"
+            : "offloads: off")
+        rawFD = vpngw_raw_esp_socket(addr, configuration.socketBufferBytes)
+        if rawFD < 0 {
+            capabilities.append("raw ESP (IP protocol 50) unavailable: \(String(cString: strerror(-rawFD)))")
+            rawFD = -1
+        } else {
+            capabilities.append("raw ESP (IP protocol 50) ready")
+        }
         _ = vpngw_set_nonblocking(tunFD, 1)
         running.store(true, ordering: .releasing)
         let outbound = Thread { [unowned self] in self.outboundLoop() }
@@ -148,8 +203,8 @@ public final class DataPlane: @unchecked Sendable {
         // Threads poll with a 50 ms timeout; wait for them to leave their loops.
         let deadline = ContinuousClock.now + .seconds(2)
         while exited.load(ordering: .acquiring) < threads.count && ContinuousClock.now < deadline { usleep(5_000) }
-        for fd in [tunFD, nattFD, ikeFD] where fd >= 0 { close(fd) }
-        tunFD = -1; nattFD = -1; ikeFD = -1
+        for fd in [tunFD, nattFD, ikeFD, rawFD] where fd >= 0 { close(fd) }
+        tunFD = -1; nattFD = -1; ikeFD = -1; rawFD = -1
     }
     private let exited = Atomic<Int>(0)
 
@@ -195,33 +250,141 @@ public final class DataPlane: @unchecked Sendable {
 
     public var counters: DataPlaneCounters { published.withLock { $0 } }
 
-    // MARK: Outbound: TUN → route → ESP seal → UDP
+    // MARK: Outbound: TUN → (segment) → route → ESP seal → UDP (GSO) or raw ESP
 
     private static let batchSize = 64
     private static let headroom = 64
     private static let slotSize = 2048 + 128
+    /// Sealed datagrams one pass may hold before it sends: a few 64 KiB super-packets' segments.
+    private static let outboundSlots = 256
+    /// One TUN read with offloads: vnet header + a 64 KiB super-packet.
+    private static let superPacketBytes = VirtioNetHeader.length + 65536
+    /// UDP_SEGMENT limits (include/linux/udp.h UDP_MAX_SEGMENTS; 64 KiB minus IP/UDP headers).
+    private static let maxSegmentsPerSend = 64
+    private static let maxBytesPerSend = 65507
+    /// Bytes kept free after an inner packet for ESP padding and ICV (seal refuses if short).
+    private static let tailroomReserve = 320
 
     private struct OutboundTunnel {
         var sa: ESPOutboundSA
         var peer: UInt32
+        /// UDP port of the peer's NAT-T socket; 0 = raw ESP (IP protocol 50).
         var peerPort: UInt16
     }
 
     private func outboundLoop() {
         defer { exited.add(1, ordering: .releasing) }
-        let batch = Self.batchSize, slotSize = Self.slotSize, headroom = Self.headroom
-        let memory = UnsafeMutableRawBufferPointer.allocate(byteCount: batch * slotSize, alignment: 64)
+        let slotSize = Self.slotSize, headroom = Self.headroom
+        let offload = tunOffload
+        let slots = offload ? Self.outboundSlots : Self.batchSize
+        let memory = UnsafeMutableRawBufferPointer.allocate(byteCount: slots * slotSize, alignment: 64)
         defer { memory.deallocate() }
-        let datagrams = UnsafeMutablePointer<vpngw_datagram>.allocate(capacity: batch)
-        defer { datagrams.deallocate() }
+        let superPacket = UnsafeMutableRawPointer.allocate(byteCount: offload ? Self.superPacketBytes : 1, alignment: 64)
+        defer { superPacket.deallocate() }
+        let spans = UnsafeMutablePointer<vpngw_span>.allocate(capacity: slots)
+        defer { spans.deallocate() }
+        let spanPeer = UnsafeMutablePointer<UInt32>.allocate(capacity: slots)
+        defer { spanPeer.deallocate() }
+        let spanPort = UnsafeMutablePointer<UInt16>.allocate(capacity: slots)
+        defer { spanPort.deallocate() }
+        let messages = UnsafeMutablePointer<vpngw_gso_message>.allocate(capacity: slots)
+        defer { messages.deallocate() }
         var routes = IPv4RouteTable()
         var tunnels: [Int: OutboundTunnel] = [:]
         var drops = [UInt64](repeating: 0, count: ForwardingDrop.allCases.count)
         var perTunnel: [Int: (packets: UInt64, bytes: UInt64)] = [:]
+        var stats = OffloadCounters()
+        var gso = udpGSO
         let mtu = configuration.tunMTU
         let mss = configuration.mssClamp
         var batchesSincePublish = 0
         var shaper = configuration.rateLimitMbps.map { FairShaper(megabitsPerSecond: $0) }
+        var used = 0
+
+        /// Routes, shapes and seals the packet at slot+headroom; on success it becomes span `used`.
+        func forward(_ slot: UnsafeMutableRawPointer, _ n: Int) {
+            let packet = slot + headroom
+            guard let destination = IPv4Packet.destination(packet, length: n) else { drops[ForwardingDrop.notIPv4.rawValue] += 1; return }
+            guard let t = routes.lookup(destination) else { drops[ForwardingDrop.noRoute.rawValue] += 1; return }
+            guard let tunnel = tunnels[t] else { drops[ForwardingDrop.noOutboundSA.rawValue] += 1; return }
+            if tunnel.peerPort == 0 && rawFD < 0 { drops[ForwardingDrop.rawESPUnavailable.rawValue] += 1; return }
+            if shaper != nil, !shaper!.admit(bytes: n, tunnel: t) { drops[ForwardingDrop.bandwidthCap.rawValue] += 1; return }
+            if mss > 0 { IPv4Packet.clampTCPMSS(packet, length: n, maximum: mss) }
+            let buffer = UnsafeMutableRawBufferPointer(start: slot, count: slotSize)
+            switch tunnel.sa.seal(buffer, payload: headroom..<(headroom + n), nextHeader: .ipv4) {
+            case .sealed(let range):
+                spans[used] = vpngw_span(data: (slot + range.lowerBound).assumingMemoryBound(to: UInt8.self), length: UInt32(range.count))
+                spanPeer[used] = tunnel.peer
+                spanPort[used] = tunnel.peerPort
+                used += 1
+                perTunnel[t, default: (0, 0)].packets &+= 1
+                perTunnel[t, default: (0, 0)].bytes &+= UInt64(n)
+            case .refused:
+                drops[ForwardingDrop.sealRefused.rawValue] += 1
+            }
+        }
+
+        /// Sends spans 0..<used: consecutive equal-sized datagrams to one UDP peer go out as one
+        /// UDP_SEGMENT message (the last may be shorter); raw ESP goes one datagram per message.
+        func flush() {
+            guard used > 0 else { return }
+            var count = 0
+            var i = 0
+            while i < used {
+                let size = spans[i].length
+                var j = i + 1
+                if gso && spanPort[i] != 0 {
+                    var total = Int(size)
+                    while j < used, j - i < Self.maxSegmentsPerSend, spanPeer[j] == spanPeer[i], spanPort[j] == spanPort[i],
+                          spans[j].length <= size, total + Int(spans[j].length) <= Self.maxBytesPerSend {
+                        total += Int(spans[j].length)
+                        j += 1
+                        if spans[j - 1].length < size { break }
+                    }
+                }
+                messages[count] = vpngw_gso_message(addr_be: spanPeer[i].bigEndian, port: spanPort[i],
+                                                    segment_size: j - i > 1 ? UInt16(size) : 0,
+                                                    first_span: UInt32(i), span_count: UInt32(j - i))
+                if j - i > 1 { stats.udpGSOMessages &+= 1; stats.udpGSODatagrams &+= UInt64(j - i) }
+                count += 1
+                i = j
+            }
+            // Runs of messages for one socket, at most batchSize per sendmmsg.
+            var m = 0
+            while m < count {
+                let raw = messages[m].port == 0
+                var end = m + 1
+                while end < count, end - m < Self.batchSize, (messages[end].port == 0) == raw { end += 1 }
+                let fd = raw ? rawFD : nattFD
+                let sent = Int(vpngw_udp_send_gso_batch(fd, messages + m, Int32(end - m), spans))
+                if sent < 0 && !raw && gso && (sent == -Int(EIO) || sent == -Int(EINVAL)) {
+                    // The path cannot segment (e.g. no checksum offload): resend one datagram each.
+                    gso = false
+                    stats.udpGSODisabled = true
+                    let first = Int(messages[m].first_span)
+                    let last = end < count ? Int(messages[end].first_span) : used
+                    var k = first
+                    while k < last {
+                        let upto = min(last, k + Self.batchSize)
+                        for s in k..<upto {
+                            messages[s - k] = vpngw_gso_message(addr_be: spanPeer[s].bigEndian, port: spanPort[s], segment_size: 0,
+                                                                first_span: UInt32(s), span_count: 1)
+                        }
+                        let r = Int(vpngw_udp_send_gso_batch(fd, messages, Int32(upto - k), spans))
+                        if r < upto - k { drops[ForwardingDrop.udpSendFailed.rawValue] += UInt64(upto - k - max(0, r)) }
+                        k = upto
+                    }
+                    // The messages array was reused: rebuild the rest without GSO next time round.
+                    used = 0
+                    return
+                }
+                if sent < end - m {
+                    for lost in max(0, sent)..<(end - m) { drops[ForwardingDrop.udpSendFailed.rawValue] += UInt64(messages[m + lost].span_count) }
+                }
+                m = end
+            }
+            used = 0
+        }
 
         while running.load(ordering: .relaxed) {
             if outboundPending.load(ordering: .acquiring) {
@@ -239,68 +402,103 @@ public final class DataPlane: @unchecked Sendable {
                 }
             }
             if vpngw_wait_readable(tunFD, 50) <= 0 { continue }
-            var count = 0
             var reads = 0
             shaper?.refill(now: ContinuousClock.now)
-            while reads < batch {
-                let slot = memory.baseAddress! + reads * slotSize
-                let n = read(tunFD, slot + headroom, mtu + 64)
+            while reads < Self.batchSize {
+                if !offload {
+                    let slot = memory.baseAddress! + used * slotSize
+                    let n = read(tunFD, slot + headroom, mtu + 64)
+                    if n <= 0 { break }
+                    reads += 1
+                    forward(slot, n)
+                    if used == slots { flush() }
+                    continue
+                }
+                let n = read(tunFD, superPacket, Self.superPacketBytes)
                 if n <= 0 { break }
                 reads += 1
-                let packet = slot + headroom
-                guard let destination = IPv4Packet.destination(packet, length: n) else { drops[ForwardingDrop.notIPv4.rawValue] += 1; continue }
-                guard let t = routes.lookup(destination) else { drops[ForwardingDrop.noRoute.rawValue] += 1; continue }
-                guard let tunnel = tunnels[t] else { drops[ForwardingDrop.noOutboundSA.rawValue] += 1; continue }
-                if shaper != nil, !shaper!.admit(bytes: n, tunnel: t) { drops[ForwardingDrop.bandwidthCap.rawValue] += 1; continue }
-                if mss > 0 { IPv4Packet.clampTCPMSS(packet, length: n, maximum: mss) }
-                let buffer = UnsafeMutableRawBufferPointer(start: slot, count: slotSize)
-                switch tunnel.sa.seal(buffer, payload: headroom..<(headroom + n), nextHeader: .ipv4) {
-                case .sealed(let range):
-                    datagrams[count] = vpngw_datagram(data: (slot + range.lowerBound).assumingMemoryBound(to: UInt8.self),
-                                                      capacity: UInt32(range.count), length: UInt32(range.count),
-                                                      addr_be: tunnel.peer.bigEndian, port: tunnel.peerPort)
-                    count += 1
-                    perTunnel[t, default: (0, 0)].packets &+= 1
-                    perTunnel[t, default: (0, 0)].bytes &+= UInt64(n)
-                case .refused:
-                    drops[ForwardingDrop.sealRefused.rawValue] += 1
+                guard n > VirtioNetHeader.length else { drops[ForwardingDrop.notIPv4.rawValue] += 1; continue }
+                let header = VirtioNetHeader(loadingFrom: superPacket)
+                let packet = superPacket + VirtioNetHeader.length
+                let length = n - VirtioNetHeader.length
+                if header.gsoType == VirtioNetHeader.gsoNone {
+                    guard length <= slotSize - headroom - Self.tailroomReserve else { drops[ForwardingDrop.offloadRejected.rawValue] += 1; continue }
+                    if header.flags & VirtioNetHeader.needsChecksum != 0,
+                       !TCPSegmentation.completeChecksum(packet, length: length, header: header) {
+                        drops[ForwardingDrop.offloadRejected.rawValue] += 1; continue
+                    }
+                    if used == slots { flush() }
+                    let slot = memory.baseAddress! + used * slotSize
+                    (slot + headroom).copyMemory(from: packet, byteCount: length)
+                    forward(slot, length)
+                    continue
                 }
+                var rejection: OffloadRejection?
+                guard let segmentation = TCPSegmentation(header, packet: packet, length: length, rejection: &rejection),
+                      segmentation.headerLength + segmentation.segmentSize <= slotSize - headroom - Self.tailroomReserve else {
+                    drops[ForwardingDrop.offloadRejected.rawValue] += 1; continue
+                }
+                stats.tunSuperPacketsRead &+= 1
+                stats.tunSegmentsFromSuperPackets &+= UInt64(segmentation.count)
+                for index in 0..<segmentation.count {
+                    if used == slots { flush() }
+                    let slot = memory.baseAddress! + used * slotSize
+                    let segmentLength = segmentation.write(segment: index, from: packet, to: slot + headroom)
+                    forward(slot, segmentLength)
+                }
+                // Keep room for the next super-packet's segments in this pass.
+                if used + 48 > slots { flush() }
             }
-            if count > 0 {
-                let sent = vpngw_udp_send_batch(nattFD, datagrams, Int32(count))
-                if sent < count { drops[ForwardingDrop.udpSendFailed.rawValue] += UInt64(count - max(0, Int(sent))) }
-            }
+            flush()
             batchesSincePublish += 1
-            if batchesSincePublish >= 64 || reads < batch {
+            if batchesSincePublish >= 64 || reads < Self.batchSize {
                 batchesSincePublish = 0
-                publishOutbound(perTunnel: perTunnel, drops: drops)
+                publishOutbound(perTunnel: perTunnel, drops: drops, stats: stats)
             }
         }
-        publishOutbound(perTunnel: perTunnel, drops: drops)
+        publishOutbound(perTunnel: perTunnel, drops: drops, stats: stats)
     }
 
-    private func publishOutbound(perTunnel: [Int: (packets: UInt64, bytes: UInt64)], drops: [UInt64]) {
+    private func publishOutbound(perTunnel: [Int: (packets: UInt64, bytes: UInt64)], drops: [UInt64], stats: OffloadCounters) {
         published.withLock { p in
             for (t, c) in perTunnel { p.tunnels[t, default: TunnelCounters()].packetsOut = c.packets; p.tunnels[t, default: TunnelCounters()].bytesOut = c.bytes }
-            for d in [ForwardingDrop.notIPv4, .noRoute, .noOutboundSA, .sealRefused, .udpSendFailed] { p.drops[d] = drops[d.rawValue] }
+            for d in [ForwardingDrop.notIPv4, .noRoute, .noOutboundSA, .sealRefused, .udpSendFailed, .offloadRejected, .rawESPUnavailable] { p.drops[d] = drops[d.rawValue] }
             p.outboundCapDrops = drops[ForwardingDrop.bandwidthCap.rawValue]
+            p.offload.tunSuperPacketsRead = stats.tunSuperPacketsRead
+            p.offload.tunSegmentsFromSuperPackets = stats.tunSegmentsFromSuperPackets
+            p.offload.udpGSOMessages = stats.udpGSOMessages
+            p.offload.udpGSODatagrams = stats.udpGSODatagrams
+            p.offload.udpGSODisabled = stats.udpGSODisabled
         }
     }
 
-    // MARK: Inbound: UDP 4500 → classify → ESP open → TUN
+    // MARK: Inbound: UDP 4500 (GRO) or raw ESP → classify → ESP open → TUN (coalesced)
+
+    private static let inboundGROSlots = 32
+    private static let groSlotBytes = 65536
+    private static let coalescingGroups = 4
 
     private func inboundLoop() {
         defer { exited.add(1, ordering: .releasing) }
-        let batch = Self.batchSize, slotSize = Self.slotSize
-        let memory = UnsafeMutableRawBufferPointer.allocate(byteCount: batch * slotSize, alignment: 64)
+        let gro = udpGRO
+        let slots = gro ? Self.inboundGROSlots : Self.batchSize
+        let slotBytes = gro ? Self.groSlotBytes : Self.slotSize
+        let memory = UnsafeMutableRawBufferPointer.allocate(byteCount: slots * slotBytes, alignment: 64)
         defer { memory.deallocate() }
-        let datagrams = UnsafeMutablePointer<vpngw_datagram>.allocate(capacity: batch)
+        let datagrams = UnsafeMutablePointer<vpngw_gro_datagram>.allocate(capacity: slots)
         defer { datagrams.deallocate() }
+        let offload = tunOffload
+        let groupBytes = VirtioNetHeader.length + 65536
+        let groupMemory = UnsafeMutableRawPointer.allocate(byteCount: offload ? Self.coalescingGroups * groupBytes : 1, alignment: 64)
+        defer { groupMemory.deallocate() }
+        var groups = (0..<(offload ? Self.coalescingGroups : 0)).map { TCPCoalescingGroup(buffer: groupMemory + $0 * groupBytes, capacity: groupBytes) }
+        var nextVictim = 0
         let sad = ESPSADatabase()
         var tunnelOfSPI: [UInt32: Int] = [:]
         var perTunnel: [Int: (packets: UInt64, bytes: UInt64)] = [:]
         var drops = [UInt64](repeating: 0, count: ForwardingDrop.allCases.count)
         var ike: UInt64 = 0, keepalives: UInt64 = 0
+        var stats = OffloadCounters()
         var batchesSincePublish = 0
         var shaper = configuration.rateLimitMbps.map { FairShaper(megabitsPerSecond: $0) }
 
@@ -317,60 +515,133 @@ public final class DataPlane: @unchecked Sendable {
                 }
             }
         }
-        while running.load(ordering: .relaxed) {
-            applyCommands()
-            for i in 0..<batch {
-                datagrams[i] = vpngw_datagram(data: (memory.baseAddress! + i * slotSize).assumingMemoryBound(to: UInt8.self),
-                                              capacity: UInt32(slotSize), length: 0, addr_be: 0, port: 0)
+
+        /// Writes one packet that has at least VirtioNetHeader.length bytes of scratch before it.
+        func writeSingle(_ p: UnsafeMutableRawPointer, _ length: Int) {
+            if offload {
+                VirtioNetHeader.storePlain(to: p - VirtioNetHeader.length)
+                if write(tunFD, p - VirtioNetHeader.length, length + VirtioNetHeader.length) < 0 { drops[ForwardingDrop.tunWriteFailed.rawValue] += 1 }
+            } else if write(tunFD, p, length) < 0 {
+                drops[ForwardingDrop.tunWriteFailed.rawValue] += 1
             }
-            let n = Int(vpngw_udp_recv_batch(nattFD, datagrams, Int32(batch), 50))
-            if n <= 0 { continue }
+        }
+
+        func flushGroup(_ k: Int) {
+            let segments = groups[k].segments
+            guard segments > 0 else { return }
+            let (p, n) = groups[k].finish()
+            if segments > 1 { stats.tunCoalescedWrites &+= 1; stats.tunCoalescedSegments &+= UInt64(segments) }
+            if write(tunFD, p, n) < 0 { drops[ForwardingDrop.tunWriteFailed.rawValue] += UInt64(segments) }
+        }
+
+        /// Hands a decrypted inner packet to the kernel, merging TCP runs when offloads are on.
+        func deliver(_ p: UnsafeMutableRawPointer, _ length: Int) {
+            guard offload else { writeSingle(p, length); return }
+            var same = -1
+            for k in 0..<groups.count where groups[k].sameFlow(p, length: length) { same = k; break }
+            if TCPCoalescingGroup.eligible(p, length: length) {
+                if same >= 0 {
+                    if groups[same].append(p, length: length) { return }
+                    flushGroup(same)
+                    groups[same].start(p, length: length)
+                    return
+                }
+                var k = -1
+                for g in 0..<groups.count where groups[g].isEmpty { k = g; break }
+                if k < 0 { k = nextVictim; nextVictim = (nextVictim + 1) % groups.count; flushGroup(k) }
+                groups[k].start(p, length: length)
+            } else {
+                if same >= 0 { flushGroup(same) }     // keep the flow's order
+                writeSingle(p, length)
+            }
+        }
+
+        func open(_ base: UnsafeMutableRawPointer, capacity: Int, esp: Range<Int>, spi: UInt32) {
+            let buffer = UnsafeMutableRawBufferPointer(start: base, count: capacity)
+            switch sad.open(buffer, packet: esp) {
+            case .payload(let inner, _):
+                let t = tunnelOfSPI[spi] ?? -1
+                if shaper != nil, !shaper!.admit(bytes: inner.count, tunnel: t) {
+                    drops[ForwardingDrop.bandwidthCap.rawValue] += 1
+                    return
+                }
+                deliver(base + inner.lowerBound, inner.count)
+                perTunnel[t, default: (0, 0)].packets &+= 1
+                perTunnel[t, default: (0, 0)].bytes &+= UInt64(inner.count)
+            case .dropped:
+                drops[ForwardingDrop.espDropped.rawValue] += 1
+            }
+        }
+
+        /// One UDP datagram on 4500 at base+offset: keepalive, IKE (non-ESP marker) or ESP.
+        func handleUDP(_ base: UnsafeMutableRawPointer, capacity: Int, offset: Int, length: Int, peer: UInt32, port: UInt16) {
+            let view = UnsafeRawBufferPointer(start: base + offset, count: length)
+            switch ESPUDPEncapsulation.classify(view) {
+            case .natKeepalive:
+                keepalives += 1
+            case .ike(let skip):
+                ike += 1
+                let bytes = [UInt8](view[skip...])
+                ikeHandler.withLock { $0 }?(bytes, peer, port, configuration.nattPort)
+            case .esp(let spi):
+                open(base, capacity: capacity, esp: offset..<(offset + length), spi: spi)
+            case .malformed:
+                drops[ForwardingDrop.espDropped.rawValue] += 1
+            }
+        }
+
+        /// One raw IP protocol 50 datagram: the IPv4 header, then ESP.
+        func handleRaw(_ base: UnsafeMutableRawPointer, capacity: Int, length: Int) {
+            guard length >= 28, base.load(as: UInt8.self) >> 4 == 4 else { drops[ForwardingDrop.espDropped.rawValue] += 1; return }
+            let ihl = Int(base.load(as: UInt8.self) & 0x0f) * 4
+            guard ihl >= 20, length >= ihl + 8, base.load(fromByteOffset: 9, as: UInt8.self) == 50 else { drops[ForwardingDrop.espDropped.rawValue] += 1; return }
+            let spi = UInt32(bigEndian: base.loadUnaligned(fromByteOffset: ihl, as: UInt32.self))
+            stats.rawESPReceived &+= 1
+            open(base, capacity: capacity, esp: ihl..<length, spi: spi)
+        }
+
+        func receive(_ fd: Int32, raw: Bool) {
+            for i in 0..<slots {
+                datagrams[i] = vpngw_gro_datagram(data: (memory.baseAddress! + i * slotBytes).assumingMemoryBound(to: UInt8.self),
+                                                  capacity: UInt32(slotBytes), length: 0, addr_be: 0, port: 0, segment_size: 0)
+            }
+            let n = Int(vpngw_udp_recv_gro_batch(fd, datagrams, Int32(slots), 0))
+            guard n > 0 else { return }
             // An SA installed while we waited must be in place before the peer's first packet
             // under it is looked up (make-before-break).
             applyCommands()
             shaper?.refill(now: ContinuousClock.now)
             for i in 0..<n {
-                let slot = memory.baseAddress! + i * slotSize
+                let base = memory.baseAddress! + i * slotBytes
                 let length = Int(datagrams[i].length)
-                let view = UnsafeRawBufferPointer(start: slot, count: length)
-                switch ESPUDPEncapsulation.classify(view) {
-                case .natKeepalive:
-                    keepalives += 1
-                case .ike(let offset):
-                    ike += 1
-                    let bytes = [UInt8](view[offset...])
-                    let peer = UInt32(bigEndian: datagrams[i].addr_be)
-                    let port = datagrams[i].port
-                    ikeHandler.withLock { $0 }?(bytes, peer, port, configuration.nattPort)
-                case .esp(let spi):
-                    let buffer = UnsafeMutableRawBufferPointer(start: slot, count: slotSize)
-                    switch sad.open(buffer, packet: 0..<length) {
-                    case .payload(let inner, _):
-                        let t = tunnelOfSPI[spi] ?? -1
-                        if shaper != nil, !shaper!.admit(bytes: inner.count, tunnel: t) {
-                            drops[ForwardingDrop.bandwidthCap.rawValue] += 1
-                        } else if write(tunFD, slot + inner.lowerBound, inner.count) < 0 {
-                            drops[ForwardingDrop.tunWriteFailed.rawValue] += 1
-                        } else {
-                            perTunnel[t, default: (0, 0)].packets &+= 1
-                            perTunnel[t, default: (0, 0)].bytes &+= UInt64(inner.count)
-                        }
-                    case .dropped:
-                        drops[ForwardingDrop.espDropped.rawValue] += 1
-                    }
-                case .malformed:
-                    drops[ForwardingDrop.espDropped.rawValue] += 1
+                if raw { handleRaw(base, capacity: slotBytes, length: length); continue }
+                let segment = datagrams[i].segment_size > 0 ? Int(datagrams[i].segment_size) : length
+                if segment < length { stats.groReceives &+= 1; stats.groDatagrams &+= UInt64((length + segment - 1) / segment) }
+                let peer = UInt32(bigEndian: datagrams[i].addr_be), port = datagrams[i].port
+                var offset = 0
+                while offset < length {
+                    handleUDP(base, capacity: slotBytes, offset: offset, length: min(segment, length - offset), peer: peer, port: port)
+                    offset += segment
                 }
             }
+            for k in 0..<groups.count { flushGroup(k) }
             batchesSincePublish += 1
-            if batchesSincePublish >= 64 || n < batch {
+            if batchesSincePublish >= 64 || n < slots {
                 batchesSincePublish = 0
-                publishInbound(perTunnel: perTunnel, drops: drops, sad: sad, ike: ike, keepalives: keepalives)
+                publishInbound(perTunnel: perTunnel, drops: drops, sad: sad, ike: ike, keepalives: keepalives, stats: stats)
             }
+        }
+
+        while running.load(ordering: .relaxed) {
+            applyCommands()
+            let ready = vpngw_wait_readable2(nattFD, rawFD, 50)
+            if ready <= 0 { continue }
+            if ready & 1 != 0 { receive(nattFD, raw: false) }
+            if ready & 2 != 0 { receive(rawFD, raw: true) }
         }
     }
 
-    private func publishInbound(perTunnel: [Int: (packets: UInt64, bytes: UInt64)], drops: [UInt64], sad: ESPSADatabase, ike: UInt64, keepalives: UInt64) {
+    private func publishInbound(perTunnel: [Int: (packets: UInt64, bytes: UInt64)], drops: [UInt64], sad: ESPSADatabase, ike: UInt64, keepalives: UInt64, stats: OffloadCounters) {
         published.withLock { p in
             let now = ContinuousClock.now
             for (t, c) in perTunnel {
@@ -387,6 +658,11 @@ public final class DataPlane: @unchecked Sendable {
             p.espDrops = esp
             p.ikeDatagrams = ike
             p.keepalives = keepalives
+            p.offload.groReceives = stats.groReceives
+            p.offload.groDatagrams = stats.groDatagrams
+            p.offload.tunCoalescedWrites = stats.tunCoalescedWrites
+            p.offload.tunCoalescedSegments = stats.tunCoalescedSegments
+            p.offload.rawESPReceived = stats.rawESPReceived
         }
     }
 
