@@ -48,7 +48,8 @@ ss_start() {
 # sw NAME swanctl-args...
 sw() { local d="$WORK/ss-$1" cmd="$2"; shift 2; STRONGSWAN_CONF="$d/strongswan.conf" swanctl "$cmd" --uri "unix://$d/charon.vici" "$@"; }
 
-# ss_s2s NAME local remote local_ts remote_ts ike_proposals esp_proposals psk [start_action] [extra child lines]
+# ss_s2s NAME local remote local_ts remote_ts ike_proposals esp_proposals psk [start_action]
+# (env: SS_DPD_DELAY SS_IKE_REKEY SS_CHILD_REKEY SS_DPD_ACTION; SS_CHILD_EXTRA: more lines for the child, e.g. "rekey_bytes = 4M")
 ss_s2s() {
   local d="$WORK/ss-$1"
   cat > "$d/swanctl.conf" <<EOC
@@ -74,6 +75,7 @@ connections {
         start_action = ${9:-none}
         rekey_time = ${SS_CHILD_REKEY:-1h}
         dpd_action = ${SS_DPD_ACTION:-clear}
+        ${SS_CHILD_EXTRA:-}
       }
     }
   }
