@@ -49,7 +49,7 @@ ss_start() {
 sw() { local d="$WORK/ss-$1" cmd="$2"; shift 2; STRONGSWAN_CONF="$d/strongswan.conf" swanctl "$cmd" --uri "unix://$d/charon.vici" "$@"; }
 
 # ss_s2s NAME local remote local_ts remote_ts ike_proposals esp_proposals psk [start_action]
-# (env: SS_DPD_DELAY SS_IKE_REKEY SS_CHILD_REKEY SS_DPD_ACTION; SS_CHILD_EXTRA: more lines for the child, e.g. "rekey_bytes = 4M")
+# (env: SS_DPD_DELAY SS_IKE_REKEY SS_CHILD_REKEY SS_DPD_ACTION; SS_CHILD_EXTRA / SS_CONN_EXTRA: more lines for the child / the connection, e.g. "rekey_bytes = 4194304", "encap = yes")
 ss_s2s() {
   local d="$WORK/ss-$1"
   cat > "$d/swanctl.conf" <<EOC
@@ -62,6 +62,7 @@ connections {
     proposals = $6
     dpd_delay = ${SS_DPD_DELAY:-0}
     rekey_time = ${SS_IKE_REKEY:-4h}
+    ${SS_CONN_EXTRA:-}
     local { auth = psk
             id = $2 }
     remote { auth = psk
