@@ -83,16 +83,17 @@ PIDS=()
 CURRENT_IMPL=""
 
 # ---------------------------------------------------------------- implementations
-ALL_IMPLS="vpngw vpngwike vpngwss strongswan wireguard"
+ALL_IMPLS="vpngw vpngwpp vpngwike vpngwss strongswan wireguard"
 declare -A IMPL_LABEL=(
   [baseline]="routed, no tunnel"
   [vpngw]="vpngw ↔ vpngw (static SAs)"
+  [vpngwpp]="vpngw ↔ vpngw (static SAs, offloads off)"
   [vpngwike]="vpngw ↔ vpngw (IKE)"
   [vpngwss]="vpngw ↔ strongSwan (IKE)"
   [strongswan]="strongSwan ↔ strongSwan"
   [wireguard]="wireguard-go ↔ wireguard-go"
 )
-declare -A IMPL_SUITES=([baseline]="-" [vpngw]="$SUITES" [vpngwike]="$SUITES" [vpngwss]="$SUITES" [strongswan]="$SUITES" [wireguard]="chacha20poly1305")
+declare -A IMPL_SUITES=([baseline]="-" [vpngw]="$SUITES" [vpngwpp]="aes128gcm16" [vpngwike]="$SUITES" [vpngwss]="$SUITES" [strongswan]="$SUITES" [wireguard]="chacha20poly1305")
 for i in $ONLY; do [ -n "${IMPL_LABEL[$i]:-}" ] || die "--only: unknown implementation '$i' (one of: $ALL_IMPLS)"; done
 IMPLS="${ONLY:-$ALL_IMPLS}"
 
@@ -548,11 +549,11 @@ impl_vpngw_up() {
   len="$(keymat_len "$suite")"; [ "$len" -gt 0 ] || { log "vpngw: no key length known for suite $suite"; return 1; }
   k1="$(hexkey "$len")"; k2="$(hexkey "$len")"
   cat >"$OUT/vpngw-a.json" <<J
-{"localAddress":"192.0.2.1","peerAddress":"192.0.2.2","remotePrefixes":["10.2.0.0/24"],"tunName":"vpngw0",
+{"localAddress":"192.0.2.1","peerAddress":"192.0.2.2","remotePrefixes":["10.2.0.0/24"],"tunName":"vpngw0","offloads":${VPNGW_OFFLOADS:-true},
  "manual":{"suite":"$suite","outboundSPI":4097,"inboundSPI":8193,"outboundKey":"$k1","inboundKey":"$k2"}}
 J
   cat >"$OUT/vpngw-b.json" <<J
-{"localAddress":"192.0.2.2","peerAddress":"192.0.2.1","remotePrefixes":["10.1.0.0/24"],"tunName":"vpngw0",
+{"localAddress":"192.0.2.2","peerAddress":"192.0.2.1","remotePrefixes":["10.1.0.0/24"],"tunName":"vpngw0","offloads":${VPNGW_OFFLOADS:-true},
  "manual":{"suite":"$suite","outboundSPI":8193,"inboundSPI":4097,"outboundKey":"$k2","inboundKey":"$k1"}}
 J
   vpngw_side gw-a "$OUT/vpngw-a.json" && vpngw_side gw-b "$OUT/vpngw-b.json" || return 1
@@ -593,6 +594,9 @@ wait_child() {
   log "no CHILD SA in $1:"; grep -E "failed|dropped" "$f" | tail -5 >&2
   return 1
 }
+# The same pair with TUN/UDP offloads off: one syscall per packet (what the offloads replace).
+impl_vpngwpp_up() { VPNGW_OFFLOADS=false impl_vpngw_up "$@"; }
+impl_vpngwpp_down() { impl_vpngw_down; }
 impl_vpngwike_up() {
   local esp="$1" ms
   vpngw_ike_conf "$OUT/vpngw-a.json" 192.0.2.1 192.0.2.2 10.2.0.0/24 initiate "$esp"
@@ -961,7 +965,7 @@ python3 - "$OUT/results.tsv" "$RUNS" "$SECS" "$PINGS" "$QUICK" <<'PY' | tee "$OU
 import sys, csv
 path, runs, secs, pings, quick = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5] == "1"
 rows = list(csv.DictReader(open(path), delimiter="\t"))
-label = {"baseline": "routed, no tunnel", "vpngw": "vpngw ↔ vpngw (static SAs)",
+label = {"baseline": "routed, no tunnel", "vpngw": "vpngw ↔ vpngw (static SAs)", "vpngwpp": "vpngw ↔ vpngw (offloads off)",
          "vpngwike": "vpngw ↔ vpngw (IKE)", "vpngwss": "vpngw ↔ strongSwan (IKE)",
          "strongswan": "strongSwan ↔ strongSwan", "wireguard": "wireguard-go ↔ wireguard-go"}
 def f(x):
@@ -1006,6 +1010,7 @@ def ratio_line(what, num, den, target):
     print("%-52s %-22s %-12s %s" % (what, "%.2f× (%.0f / %.0f)" % (r, n, d), "≥ %.1f×" % target if target else "–", st))
 ratio_line("vpngw/strongSwan, aes128gcm16", get("vpngw", "aes128gcm16"), get("strongswan", "aes128gcm16"), 2.0)
 ratio_line("vpngw aes128gcm16 / wireguard-go", get("vpngw", "aes128gcm16"), get("wireguard"), 1.5)
+ratio_line("vpngw offloads on / off, aes128gcm16", get("vpngw", "aes128gcm16"), get("vpngwpp", "aes128gcm16"), None)
 for s in sorted({r["suite"] for r in rows if r["impl"] == "vpngw" and r["suite"] != "aes128gcm16"}):
     ratio_line("vpngw/strongSwan, %s" % s, get("vpngw", s), get("strongswan", s), None)
     ratio_line("vpngw %s / wireguard-go" % s, get("vpngw", s), get("wireguard"), None)
