@@ -18,6 +18,8 @@ public final class BandwidthBudget: Sendable {
     private let arrival = Atomic<Int64>(0)
     private let admittedBytes = Atomic<UInt64>(0)
     private let refusedPackets = Atomic<UInt64>(0)
+    /// FairShapers drawing from this budget.
+    let attached = Atomic<Int>(0)
 
     /// `burstSeconds`: 200 ms, as the data plane's FairShaper (a policer without a queue needs
     /// room for TCP's window bursts or TCP never fills the cap).
@@ -86,13 +88,7 @@ public final class GatewayBandwidth: Sendable {
         outbound = BandwidthBudget(megabitsPerSecond: megabitsPerSecond)
     }
 
-    /// The agent's budget, registered before the data plane starts. Interim bridge until
-    /// `DataPlane.Configuration` carries the budget itself: a `FairShaper(megabitsPerSecond:)`
-    /// made on the data plane's outbound ("vpngw-out") or inbound ("vpngw-in") thread with the
-    /// same figure draws from it (see FairShaper.init).
-    public static let process = Mutex<GatewayBandwidth?>(nil)
-
-    /// How many data-plane shapers draw from this budget (status: proves S2S and P2S share it).
-    let attached = Atomic<Int>(0)
-    public var attachedShapers: Int { attached.load(ordering: .relaxed) }
+    /// How many data-plane shapers draw from this budget (FairShaper(budget:); status: 2 when
+    /// both directions of the site-to-site data plane share it with the P2S server).
+    public var attachedShapers: Int { inbound.attached.load(ordering: .relaxed) + outbound.attached.load(ordering: .relaxed) }
 }

@@ -1,5 +1,3 @@
-import Foundation
-
 /// The gateway's SKU bandwidth shared by all its tunnels: a token bucket for the aggregate, plus
 /// max-min fairness while it is congested (below a quarter of the bucket, a tunnel that has used
 /// more than an equal share of the current 100 ms window is dropped first), so one busy site
@@ -20,16 +18,7 @@ struct FairShaper {
     private var sharedNow: Int64 = 0
 
     init(megabitsPerSecond: Int) {
-        // Interim bridge (until DataPlane.Configuration carries the budget): on the data plane's
-        // own threads, draw from the agent's registered budget of the same figure.
-        let name = Thread.current.name ?? ""
-        if name == "vpngw-out" || name == "vpngw-in",
-           let gateway = GatewayBandwidth.process.withLock({ $0 }), gateway.megabitsPerSecond == megabitsPerSecond {
-            gateway.attached.add(1, ordering: .relaxed)
-            self.init(budget: name == "vpngw-out" ? gateway.outbound : gateway.inbound)
-        } else {
-            self.init(ownBucketMegabitsPerSecond: megabitsPerSecond)
-        }
+        self.init(ownBucketMegabitsPerSecond: megabitsPerSecond)
     }
 
     private init(ownBucketMegabitsPerSecond megabitsPerSecond: Int) {
@@ -44,6 +33,7 @@ struct FairShaper {
 
     /// Draws from a budget shared with other threads (the gateway's P2S server).
     init(budget: BandwidthBudget) {
+        budget.attached.add(1, ordering: .relaxed)
         bytesPerSecond = budget.bytesPerSecond
         burst = budget.burstBytes
         tokens = 0

@@ -42,6 +42,9 @@ public struct AgentP2S: Codable, Sendable, Equatable {
     public var certificatePath: String
     public var keyPath: String
     public var certificateCN: String
+    /// What clients may reach besides the pool: the VNet, peered VNets that use this gateway
+    /// (useRemoteGateways / allowGatewayTransit) and the gateway's sites; nil: no filter.
+    public var reachablePrefixes: [String]?
     public init(port: Int = 443, pool: String, tunName: String, users: [AgentP2SUser], rootCertificates: [String], revokedThumbprints: [String],
                 authenticationTypes: [String], maxSessions: Int, certificatePath: String, keyPath: String, certificateCN: String) {
         self.port = port; self.pool = pool; self.tunName = tunName; self.users = users; self.rootCertificates = rootCertificates
@@ -67,10 +70,13 @@ public struct AgentP2SSession: Codable, Sendable, Equatable {
     public var connected: Bool
     public var bytesIn: UInt64
     public var bytesOut: UInt64
+    /// Packets of this session dropped by the data path (bandwidth cap, not reachable, …).
+    public var packetsDropped: UInt64?
     public var since: Date
-    public init(id: String, user: String?, address: String, peer: String, connected: Bool, bytesIn: UInt64, bytesOut: UInt64, since: Date) {
+    public init(id: String, user: String?, address: String, peer: String, connected: Bool, bytesIn: UInt64, bytesOut: UInt64,
+                packetsDropped: UInt64? = nil, since: Date) {
         self.id = id; self.user = user; self.address = address; self.peer = peer; self.connected = connected
-        self.bytesIn = bytesIn; self.bytesOut = bytesOut; self.since = since
+        self.bytesIn = bytesIn; self.bytesOut = bytesOut; self.packetsDropped = packetsDropped; self.since = since
     }
 }
 
@@ -81,8 +87,17 @@ public struct AgentP2SStatus: Codable, Sendable, Equatable {
     public var sessions: [AgentP2SSession]
     /// The last refusals / failures (newest last).
     public var log: [String]
-    public init(listening: String?, error: String?, sessions: [AgentP2SSession], log: [String]) {
+    /// Data-path drops since the server started, by reason (SSTPDropReason: bandwidthCapInbound,
+    /// bandwidthCapOutbound, notReachable, noSession, …); only non-zero reasons.
+    public var drops: [String: UInt64]?
+    /// The SKU budget the sessions draw from (Mbit/s per direction), and how many of the site-to-site
+    /// data plane's shapers draw from the same budget (2 when S2S and P2S share it); nil: uncapped.
+    public var bandwidthMbps: Int?
+    public var sharedWithSiteToSite: Int?
+    public init(listening: String?, error: String?, sessions: [AgentP2SSession], log: [String],
+                drops: [String: UInt64]? = nil, bandwidthMbps: Int? = nil, sharedWithSiteToSite: Int? = nil) {
         self.listening = listening; self.error = error; self.sessions = sessions; self.log = log
+        self.drops = drops; self.bandwidthMbps = bandwidthMbps; self.sharedWithSiteToSite = sharedWithSiteToSite
     }
 }
 

@@ -192,6 +192,12 @@ public final class LabNetwork: @unchecked Sendable {
                     } ?? false
                     guard usesRemote, let hubID = hub.id else { continue }
                     for gw in world.gateways(inVNet: hubID) {
+                        // The hub gateway's point-to-site clients: the spoke routes their pool back through the hub.
+                        if let vpc = gw.properties.vpnClientConfiguration, (vpc.vpnClientProtocols ?? [.SSTP]).contains(.SSTP) {
+                            for prefix in vpc.vpnClientAddressPool?.prefixes ?? [] where prefix.family == .v4 {
+                                wantedTransit.insert(TransitRoute(namespace: vnetNamespace(spoke.id ?? ""), prefix: prefix.description, via: via))
+                            }
+                        }
                         for c in world.connections(onGateway: gw.id ?? "") {
                             for prefix in world.localGateway(c.properties.localNetworkGateway2?.id)?.properties.localNetworkAddressSpace?.prefixes ?? [] where prefix.family == .v4 {
                                 wantedTransit.insert(TransitRoute(namespace: vnetNamespace(spoke.id ?? ""), prefix: prefix.description, via: via))

@@ -29,6 +29,11 @@ struct GatewayAgentCommand: AsyncParsableCommand {
             try? AgentFiles.write(AgentStatus(pid: pid, updatedAt: Date(), error: "local address \(config.localAddress) is not IPv4"), to: statusURL)
             throw ExitCode(1)
         }
+        // The SKU figure is one budget per direction for S2S and P2S together (Azure: aggregate
+        // throughput). The P2S server draws from it; the S2S data plane will once
+        // DataPlane.Configuration takes it (docs/ARCHITECTURE.md, "SKU bandwidth"): until then
+        // each side enforces the figure on its own.
+        let bandwidth = config.bandwidthMbps.map { GatewayBandwidth(megabitsPerSecond: $0) }
         let plane = DataPlane(.init(tunName: config.tunName, localAddress: local, rateLimitMbps: config.bandwidthMbps))
         let service = TunnelService(plane: plane)
         var applied: [Int: AgentTunnel] = [:]
@@ -49,7 +54,7 @@ struct GatewayAgentCommand: AsyncParsableCommand {
         for t in applied.values { Self.routes(t.remotePrefixes, add: true, dev: plane.tunDeviceName) }
         emit("agent for \(config.gateway) up on \(config.localAddress), TUN \(plane.tunDeviceName), \(applied.count) tunnel(s), bandwidth \(config.bandwidthMbps.map { "\($0) Mbit/s per direction" } ?? "uncapped"); \(plane.capabilities.joined(separator: "; "))")
 
-        let p2s = AgentP2SRunner(localAddress: config.localAddress, configURL: configURL)
+        let p2s = AgentP2SRunner(localAddress: config.localAddress, configURL: configURL, bandwidth: bandwidth)
         p2s.apply(config.p2s)
         let state = AgentState(applied: applied, errors: errors, modified: Self.mtime(configURL))
         state.p2s = p2s

@@ -1,3 +1,4 @@
+import DataPlane
 import Foundation
 import GatewayRuntime
 import PPP
@@ -25,9 +26,13 @@ final class AgentP2SRunner: @unchecked Sendable {
     /// at that moment is caught on the next tick too.
     private var removedUsers: Set<String> = []
 
-    init(localAddress: String, configURL: URL) {
+    /// The gateway's SKU budget, shared with the site-to-site data plane; nil: uncapped.
+    private let bandwidth: GatewayBandwidth?
+
+    init(localAddress: String, configURL: URL, bandwidth: GatewayBandwidth? = nil) {
         self.localAddress = localAddress
         self.configURL = configURL
+        self.bandwidth = bandwidth
     }
 
     /// Applies a (possibly changed) config. Called at start and whenever the config file changes.
@@ -43,6 +48,10 @@ final class AgentP2SRunner: @unchecked Sendable {
                 // Users, limits, revocations: applied in place.
                 server?.setUsers(Self.credentials(wanted))
                 server?.setMaxSessions(wanted.maxSessions)
+                if old.reachablePrefixes != wanted.reachablePrefixes {
+                    server?.setReachable(Self.reachable(wanted))
+                    note("p2s: clients reach \(wanted.reachablePrefixes?.joined(separator: ", ") ?? "anything routed")")
+                }
                 let before = Dictionary(old.users.map { ($0.name.lowercased(), $0.password) }, uniquingKeysWith: { a, _ in a })
                 let after = Dictionary(wanted.users.map { ($0.name.lowercased(), $0.password) }, uniquingKeysWith: { a, _ in a })
                 let gone = before.filter { after[$0.key] != $0.value }.map(\.key)
@@ -90,10 +99,13 @@ final class AgentP2SRunner: @unchecked Sendable {
             guard config != nil else { return nil }
             let sessions = (server?.sessions() ?? []).map { s in
                 AgentP2SSession(id: sessionID(s.id), user: s.user, address: s.clientAddress.description, peer: s.peer, connected: s.connected,
-                                bytesIn: s.bytesIn, bytesOut: s.bytesOut, since: s.since)
+                                bytesIn: s.bytesIn, bytesOut: s.bytesOut, packetsDropped: s.packetsDropped, since: s.since)
             }
             let recent = logLock.withLock { Array(log.suffix(20)) }
-            return AgentP2SStatus(listening: listening, error: error, sessions: sessions, log: recent)
+            var drops: [String: UInt64] = [:]
+            for (reason, n) in server?.drops() ?? [:] where n > 0 { drops[reason.rawValue] = n }
+            return AgentP2SStatus(listening: listening, error: error, sessions: sessions, log: recent, drops: drops,
+                                  bandwidthMbps: bandwidth?.megabitsPerSecond, sharedWithSiteToSite: bandwidth?.attachedShapers)
         }
     }
 
@@ -143,6 +155,10 @@ final class AgentP2SRunner: @unchecked Sendable {
         return SSTPClientCertificatePolicy(roots: roots, revoked: c.revokedThumbprints)
     }
 
+    static func reachable(_ c: AgentP2S) -> [SSTPPrefix]? {
+        c.reachablePrefixes.map { $0.compactMap(SSTPPrefix.init(parsing:)) }
+    }
+
     private static func credentials(_ c: AgentP2S) -> [String: MSCHAPv2Credential] {
         Dictionary(c.users.map { ($0.name, MSCHAPv2Credential(password: $0.password)) }, uniquingKeysWith: { a, _ in a })
     }
@@ -160,6 +176,8 @@ final class AgentP2SRunner: @unchecked Sendable {
             settings.eventLoopThreads = 1
             settings.authentication = Self.authentication(c)
             settings.clientCertificates = certificatePolicy(c)
+            settings.bandwidth = bandwidth
+            settings.reachable = Self.reachable(c)
             let s = try SSTPServer(settings: settings) { [weak self] event in self?.event(event) }
             do { listening = try s.start() } catch { s.stop(); throw error }
             server = s
