@@ -276,10 +276,9 @@ public final class TunnelService: @unchecked Sendable {
 
     private func initiate(_ id: Int) {
         guard var t = tunnels[id] else { return }
-        // RFC 7296 §2.4: INITIAL_CONTACT only when this will be our one IKE SA with the peer.
-        let holdsAnother = tunnels.values.contains { other in
-            other.definition.peerAddress == t.definition.peerAddress && other.negotiations.values.contains { $0.sa.phase == .established }
-        }
+        // RFC 7296 §2.4: INITIAL_CONTACT only when this will be our one IKE SA with the peer
+        // (checked again when IKE_AUTH goes out).
+        let holdsAnother = holdsOtherIKESA(peer: t.definition.peerAddress, except: [])
         var sa = IKESA(role: .initiator, configuration: configuration(t.definition, sendInitialContact: !holdsAnother), random: random)
         let spi = sa.initiatorSPI
         var n = Negotiation(sa: sa, remotePort: 500, useNATT: false, lastReceived: now(), startedAt: now())
@@ -334,6 +333,12 @@ public final class TunnelService: @unchecked Sendable {
             n.livenessProbeSent = nil
             n.remotePort = port
             if localPort != plane.configuration.ikePort { n.useNATT = true }
+            if n.sa.phase == .initSent {
+                // IKE_AUTH follows this IKE_SA_INIT response: no INITIAL_CONTACT if another SA with
+                // the peer exists by now (e.g. both ends initiated at once; each would otherwise
+                // delete the SA the other keeps).
+                n.sa.sendsInitialContact = !holdsOtherIKESA(peer: t.definition.peerAddress, except: Set(n.spis).union([key]))
+            }
             let actions = n.sa.handle(.received(bytes), now: now())
             perform(actions, tunnel: id, spi: key, negotiation: &n)
             store(n, tunnel: id, spi: key)
@@ -545,6 +550,15 @@ public final class TunnelService: @unchecked Sendable {
             t = updated
         }
         tunnels[id] = t
+    }
+
+    /// Whether an IKE SA with this peer other than `except` exists or is being negotiated.
+    private func holdsOtherIKESA(peer: UInt32, except: Set<UInt64>) -> Bool {
+        tunnels.values.contains { t in
+            t.definition.peerAddress == peer && t.negotiations.contains { key, n in
+                !except.contains(key) && n.spis.isDisjoint(with: except) && [.initSent, .authSent, .awaitingAuth, .established].contains(n.sa.phase)
+            }
+        }
     }
 
     /// RFC 7296 §2.4: the authenticated peer says the new IKE SA is its only one with us; every

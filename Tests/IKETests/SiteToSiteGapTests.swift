@@ -38,6 +38,17 @@ import Testing
         #expect(!TwoPeers.reports(peers.responderActions).contains(.initialContact))
     }
 
+    @Test func theDriverCanWithdrawItUntilIKEAUTHIsSent() throws {
+        var peers = TwoPeers()
+        peers.start()
+        #expect(peers.initiator.sendsInitialContact)
+        // Another SA with the peer appeared while IKE_SA_INIT was under way.
+        peers.initiator.sendsInitialContact = false
+        peers.run()
+        #expect(peers.responder.phase == .established)
+        #expect(try Self.authRequestPayloads(peers).notify(.initialContact) == nil)
+    }
+
     @Test func ignoredWhenTheSenderFailsAuthentication() {
         var peers = TwoPeers(initiatorPSK: "correct horse", responderPSK: "battery staple")
         peers.start()

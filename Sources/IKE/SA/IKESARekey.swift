@@ -40,6 +40,13 @@ extension IKESA {
     /// A request of ours is awaiting its response (window size 1: no new exchange until it is done).
     public var hasOutstandingRequest: Bool { outstanding != nil }
 
+    /// RFC 7296 §2.4: whether our IKE_AUTH request carries N(INITIAL_CONTACT). The driver may
+    /// change it until IKE_AUTH is sent (it knows whether another SA with the peer appeared meanwhile).
+    public var sendsInitialContact: Bool {
+        get { configuration.sendInitialContact }
+        set { configuration.sendInitialContact = newValue }
+    }
+
     /// How long a retired SA with nothing of ours outstanding waits for the peer's Delete: the
     /// peer's whole retransmission schedule (assumed like ours).
     var retirementGrace: Duration {
