@@ -58,6 +58,7 @@ public final class SSTPClientConnection: @unchecked Sendable {
         let box = NIOLockedValueBox<SSTPClientHandler?>(nil)
         return ClientBootstrap(group: group)
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(ChannelOptions.writeBufferWaterMark, value: .init(low: 256 * 1024, high: 1024 * 1024))
             .connectTimeout(.seconds(10))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
