@@ -95,6 +95,9 @@ public final class DataPlane: @unchecked Sendable {
         public var socketBufferBytes: Int32
         /// The gateway's SKU throughput, shared by all its tunnels, in each direction; nil: no cap.
         public var rateLimitMbps: Int?
+        /// The gateway's SKU budget shared with its point-to-site server (one per direction); when
+        /// set it replaces `rateLimitMbps`' private buckets, so S2S and P2S together stay under the SKU.
+        public var bandwidth: GatewayBandwidth?
         /// TUN TSO + coalesced writes (IFF_VNET_HDR) and UDP GSO/GRO on 4500, each used when the
         /// kernel accepts it. Off: one syscall per packet (the path before offloads, for comparison).
         public var offloads: Bool
@@ -103,7 +106,7 @@ public final class DataPlane: @unchecked Sendable {
                     offloads: Bool = true) {
             self.tunName = tunName; self.tunMTU = tunMTU; self.localAddress = localAddress
             self.ikePort = ikePort; self.nattPort = nattPort; self.mssClamp = mssClamp; self.socketBufferBytes = socketBufferBytes
-            self.rateLimitMbps = rateLimitMbps; self.offloads = offloads
+            self.rateLimitMbps = rateLimitMbps; self.offloads = offloads; self.bandwidth = nil
         }
     }
 
@@ -123,6 +126,8 @@ public final class DataPlane: @unchecked Sendable {
     private var tunOffload = false
     private var udpGSO = false
     private var udpGRO = false
+    /// Whether SAs with `peerPort == 0` can be carried (the raw IP protocol 50 socket is open).
+    public var rawESPAvailable: Bool { rawFD >= 0 }
     /// What `start` enabled, in words (for logs): offloads and raw ESP availability.
     public private(set) var capabilities: [String] = []
     private let running = Atomic<Bool>(false)
@@ -298,7 +303,8 @@ public final class DataPlane: @unchecked Sendable {
         let mtu = configuration.tunMTU
         let mss = configuration.mssClamp
         var batchesSincePublish = 0
-        var shaper = configuration.rateLimitMbps.map { FairShaper(megabitsPerSecond: $0) }
+        var nextPublish = ContinuousClock.now
+        var shaper = configuration.bandwidth.map { FairShaper(budget: $0.outbound) } ?? configuration.rateLimitMbps.map { FairShaper(megabitsPerSecond: $0) }
         var used = 0
 
         /// Routes, shapes and seals the packet at slot+headroom; on success it becomes span `used`.
@@ -450,9 +456,12 @@ public final class DataPlane: @unchecked Sendable {
                 if used + 48 > slots { flush() }
             }
             flush()
+            // Publish at least every 20 ms under load: byte lifetimes are judged from these
+            // counters, and one batch can be 64 super-packets (4 MB).
             batchesSincePublish += 1
-            if batchesSincePublish >= 64 || reads < Self.batchSize {
+            if reads < Self.batchSize || batchesSincePublish >= 64 || ContinuousClock.now >= nextPublish {
                 batchesSincePublish = 0
+                nextPublish = ContinuousClock.now + Self.publishInterval
                 publishOutbound(perTunnel: perTunnel, drops: drops, stats: stats)
             }
         }
@@ -477,6 +486,7 @@ public final class DataPlane: @unchecked Sendable {
     private static let inboundGROSlots = 32
     private static let groSlotBytes = 65536
     private static let coalescingGroups = 4
+    private static let publishInterval = Duration.milliseconds(20)
 
     private func inboundLoop() {
         defer { exited.add(1, ordering: .releasing) }
@@ -500,7 +510,8 @@ public final class DataPlane: @unchecked Sendable {
         var ike: UInt64 = 0, keepalives: UInt64 = 0
         var stats = OffloadCounters()
         var batchesSincePublish = 0
-        var shaper = configuration.rateLimitMbps.map { FairShaper(megabitsPerSecond: $0) }
+        var nextPublish = ContinuousClock.now
+        var shaper = configuration.bandwidth.map { FairShaper(budget: $0.inbound) } ?? configuration.rateLimitMbps.map { FairShaper(megabitsPerSecond: $0) }
 
         func applyCommands() {
             guard inboundPending.load(ordering: .acquiring) else { return }
@@ -626,8 +637,9 @@ public final class DataPlane: @unchecked Sendable {
             }
             for k in 0..<groups.count { flushGroup(k) }
             batchesSincePublish += 1
-            if batchesSincePublish >= 64 || n < slots {
+            if n < slots || batchesSincePublish >= 64 || ContinuousClock.now >= nextPublish {
                 batchesSincePublish = 0
+                nextPublish = ContinuousClock.now + Self.publishInterval
                 publishInbound(perTunnel: perTunnel, drops: drops, sad: sad, ike: ike, keepalives: keepalives, stats: stats)
             }
         }

@@ -30,11 +30,11 @@ struct GatewayAgentCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         // The SKU figure is one budget per direction for S2S and P2S together (Azure: aggregate
-        // throughput). The P2S server draws from it; the S2S data plane will once
-        // DataPlane.Configuration takes it (docs/ARCHITECTURE.md, "SKU bandwidth"): until then
-        // each side enforces the figure on its own.
+        // throughput): the data plane's threads and the P2S server all draw from it.
         let bandwidth = config.bandwidthMbps.map { GatewayBandwidth(megabitsPerSecond: $0) }
-        let plane = DataPlane(.init(tunName: config.tunName, localAddress: local, rateLimitMbps: config.bandwidthMbps))
+        var planeConfiguration = DataPlane.Configuration(tunName: config.tunName, localAddress: local, rateLimitMbps: config.bandwidthMbps)
+        planeConfiguration.bandwidth = bandwidth
+        let plane = DataPlane(planeConfiguration)
         let service = TunnelService(plane: plane)
         var applied: [Int: AgentTunnel] = [:]
         var definitions: [TunnelDefinition] = []
