@@ -269,7 +269,8 @@ public final class TunnelService: @unchecked Sendable {
                              retransmission: RetransmissionPolicy(initialTimeout: .milliseconds(1000), backoffBase: 1.8, maximumRetransmits: 5))
         // The userspace data plane always spoke ESP in UDP 4500; raw ESP is per tunnel, and only
         // without a NAT (then the NAT-D hashes are honest).
-        c.forceUDPEncapsulation = d.espEncapsulation == .udp
+        // Without a raw socket (no CAP_NET_RAW) the faked NAT-D makes the peer encapsulate too.
+        c.forceUDPEncapsulation = d.espEncapsulation == .udp || !plane.rawESPAvailable
         c.sendInitialContact = sendInitialContact
         return c
     }
@@ -403,9 +404,13 @@ public final class TunnelService: @unchecked Sendable {
         // under them (it switches as soon as it has our message) find them installed.
         var installed = false
         for case .installChildSA(let child) in actions {
-            let decision = ESPEncapsulationDecision.decide(requested: d.espEncapsulation, localBehindNAT: n.natLocal,
+            var decision = ESPEncapsulationDecision.decide(requested: d.espEncapsulation, localBehindNAT: n.natLocal,
                                                            remoteBehindNAT: n.natRemote,
                                                            ikeMovedToNATTPort: n.useNATT && d.espEncapsulation == .raw)
+            if d.espEncapsulation == .raw && !plane.rawESPAvailable {
+                decision = ESPEncapsulationDecision(encapsulation: .udp,
+                    fallbackReason: "this host could not open a raw IP protocol 50 socket (needs CAP_NET_RAW): ESP in UDP 4500")
+            }
             if n.encapsulation != decision {
                 n.encapsulation = decision
                 if let why = decision.fallbackReason { appendLog(id, "raw ESP requested, but \(why)") }

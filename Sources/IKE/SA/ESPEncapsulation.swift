@@ -27,6 +27,10 @@ public struct ESPEncapsulationDecision: Sendable, Hashable {
     /// Set when `raw` was requested but UDP is used.
     public var fallbackReason: String?
 
+    public init(encapsulation: ESPEncapsulation, fallbackReason: String? = nil) {
+        self.encapsulation = encapsulation; self.fallbackReason = fallbackReason
+    }
+
     /// - Parameters:
     ///   - requested: the tunnel's setting.
     ///   - localBehindNAT, remoteBehindNAT: the NAT-D result; nil when the peer sent no NAT-D.
