@@ -121,7 +121,7 @@ let package = Package(
         .testTarget(name: "DataPlaneTests", dependencies: ["DataPlane", "CAllocationCounter"]),
         .testTarget(name: "PPPTests", dependencies: ["PPP"]),
         // EAP-TLS end to end needs the real TLS engine (SSTPNIO's NIOEAPTLSEngine).
-        .testTarget(name: "SSTPTests", dependencies: ["SSTP", "SSTPNIO", "PPP",
+        .testTarget(name: "SSTPTests", dependencies: ["SSTP", "SSTPNIO", "PPP", "DataPlane", "CAllocationCounter",
                                                       .product(name: "X509", package: "swift-certificates"),
                                                       .product(name: "SwiftASN1", package: "swift-asn1"),
                                                       .product(name: "Crypto", package: "swift-crypto"),

@@ -45,6 +45,8 @@ public struct AgentP2S: Codable, Sendable, Equatable {
     /// What clients may reach besides the pool: the VNet, peered VNets that use this gateway
     /// (useRemoteGateways / allowGatewayTransit) and the gateway's sites; nil: no filter.
     public var reachablePrefixes: [String]?
+    /// TUN offloads on the P2S TUN (TSO super-packets, coalesced writes); nil: on.
+    public var tunOffloads: Bool?
     public init(port: Int = 443, pool: String, tunName: String, users: [AgentP2SUser], rootCertificates: [String], revokedThumbprints: [String],
                 authenticationTypes: [String], maxSessions: Int, certificatePath: String, keyPath: String, certificateCN: String) {
         self.port = port; self.pool = pool; self.tunName = tunName; self.users = users; self.rootCertificates = rootCertificates
@@ -94,10 +96,17 @@ public struct AgentP2SStatus: Codable, Sendable, Equatable {
     /// data plane's shapers draw from the same budget (2 when S2S and P2S share it); nil: uncapped.
     public var bandwidthMbps: Int?
     public var sharedWithSiteToSite: Int?
+    /// The P2S TUN's offloads: "on", "off" or why the kernel refused them; and their counters
+    /// (tunSuperPacketsRead, tunSegmentsFromSuperPackets, tunChecksumsCompleted, tunCoalescedWrites,
+    /// tunCoalescedSegments, offloadRejected). nil: server not running.
+    public var offloads: String?
+    public var offloadCounters: [String: UInt64]?
     public init(listening: String?, error: String?, sessions: [AgentP2SSession], log: [String],
-                drops: [String: UInt64]? = nil, bandwidthMbps: Int? = nil, sharedWithSiteToSite: Int? = nil) {
+                drops: [String: UInt64]? = nil, bandwidthMbps: Int? = nil, sharedWithSiteToSite: Int? = nil,
+                offloads: String? = nil, offloadCounters: [String: UInt64]? = nil) {
         self.listening = listening; self.error = error; self.sessions = sessions; self.log = log
         self.drops = drops; self.bandwidthMbps = bandwidthMbps; self.sharedWithSiteToSite = sharedWithSiteToSite
+        self.offloads = offloads; self.offloadCounters = offloadCounters
     }
 }
 

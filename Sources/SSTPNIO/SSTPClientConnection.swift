@@ -23,6 +23,8 @@ public struct SSTPClientOptions: Sendable {
     /// Received IPv4 packets once connected, straight from the receive buffer (valid only during
     /// the call; on the event loop) instead of `.packets` events.
     public var deliverIPv4: (@Sendable (UnsafeRawBufferPointer) -> Void)?
+    /// Called after the packets of one read event went to `deliverIPv4` (flush a coalescing TUN writer).
+    public var deliverIPv4End: (@Sendable () -> Void)?
 
     public init(host: String, port: Int, user: String, password: String) {
         self.host = host
@@ -145,6 +147,7 @@ final class SSTPClientHandler: ChannelInboundHandler {
             buffer = held
         }
         call!.noteReceived(now: now)
+        defer { options.deliverIPv4End?() }
         while !closed, call != nil, call!.dataFastPathOpen, buffer.readableBytes >= 4 {
             guard let length = buffer.withUnsafeReadableBytes({ SSTPDataFastPath.packetLength($0) }), buffer.readableBytes >= length else { break }
             let delivered = buffer.withUnsafeReadableBytes { raw -> Bool in

@@ -39,6 +39,10 @@ public struct SSTPServerSettings: Sendable {
     public var timers = SSTPTimers()
     public var tunName: String = "p2s0"
     public var tunMTU: Int = 1400
+    /// TUN offloads (IFF_VNET_HDR + TSO, TUNOffload.swift): super-packets read from the VNet are
+    /// cut into MSS segments here, clients' TCP segments are merged into one TUN write per flow
+    /// and batch. Falls back to plain packets if the kernel refuses; false: always plain.
+    public var tunOffloads = true
     /// Add the pool route and the server address to the TUN device with `ip`.
     public var configureRoutes = true
     public var eventLoopThreads: Int = System.coreCount
@@ -126,6 +130,8 @@ final class TUNReaderState: @unchecked Sendable {
     var bandwidth: BandwidthBudget?
     var now: Int64 = 0
     var slots: [Slot] = []
+    /// A session's send buffer per wake-up starts this big (bigger when reads are super-packets).
+    var bufferCapacity = 16 * 1024
     var capDropped: [ObjectIdentifier: (SSTPSession, UInt64)] = [:]
     var drops = [UInt64](repeating: 0, count: SSTPDropReason.allCases.count)
     let allocator = ByteBufferAllocator()
@@ -243,6 +249,9 @@ public final class SSTPServer: @unchecked Sendable {
     let poolPrefix: SSTPPrefix
     /// The TUN reader thread's own state (never touched elsewhere).
     let reader = TUNReaderState()
+    /// One TUN writer per event loop (client → VNet), created on first use; each is touched only
+    /// by its loop and flushed at the end of every read event.
+    let writers = NIOLockedValueBox<[ObjectIdentifier: TUNCoalescingWriter]>([:])
 
     public init(settings: SSTPServerSettings, onEvent: @escaping @Sendable (SSTPServerEvent) -> Void) throws {
         self.settings = settings
@@ -268,7 +277,7 @@ public final class SSTPServer: @unchecked Sendable {
     /// Opens the TUN device, routes the pool through it, and listens. Returns the bound address.
     @discardableResult
     public func start() throws -> String {
-        let tun = try TUNDevice(name: settings.tunName, mtu: settings.tunMTU)
+        let tun = try TUNDevice(name: settings.tunName, mtu: settings.tunMTU, offloads: settings.tunOffloads)
         self.tun = tun
         if settings.configureRoutes {
             try runIPCommand(["addr", "replace", "\(serverAddress)/32", "dev", tun.name])
@@ -276,6 +285,7 @@ public final class SSTPServer: @unchecked Sendable {
         }
         let reader = self.reader
         reader.bandwidth = settings.bandwidth?.outbound
+        if tun.offloads { reader.bufferCapacity = 64 * 1024 }
         tun.startReader(beginBatch: { [weak self] in self?.beginTUNBatch() },
                         onPacket: { [weak self] packet in self?.fromTUN(packet) },
                         endBatch: { [weak self] in self?.endTUNBatch() })
@@ -297,7 +307,7 @@ public final class SSTPServer: @unchecked Sendable {
         let channel = try bootstrap.bind(host: settings.host, port: settings.port).wait()
         self.channel = channel
         let bound = channel.localAddress.map { "\($0.ipAddress ?? settings.host):\($0.port ?? settings.port)" } ?? "\(settings.host):\(settings.port)"
-        onEvent(.listening("\(bound) tun \(tun.name) pool \(settings.poolPrefix)/\(settings.poolLength) server \(serverAddress) max \(settings.maxSessions)"))
+        onEvent(.listening("\(bound) tun \(tun.name) pool \(settings.poolPrefix)/\(settings.poolLength) server \(serverAddress) max \(settings.maxSessions) \(offloadDescription)"))
         return bound
     }
 
@@ -308,6 +318,31 @@ public final class SSTPServer: @unchecked Sendable {
         try? channel?.close().wait()
         tun?.stop()
         try? group.syncShutdownGracefully()
+    }
+
+    /// "offloads on", "offloads off" or why the kernel refused them.
+    public var offloadDescription: String {
+        guard settings.tunOffloads else { return "offloads off" }
+        guard let tun else { return "offloads not started" }
+        return tun.offloads ? "offloads on (TUN TSO/coalescing)" : "offloads off: \(tun.offloadError ?? "?")"
+    }
+
+    /// What the TUN offloads did since start (super-packets read, coalesced writes, …).
+    public func offloadStats() -> TUNOffloadStats {
+        guard let tun else { return TUNOffloadStats() }
+        return tun.offloadCounters.snapshot(enabled: tun.offloads)
+    }
+
+    /// The event loop's TUN writer (called on that loop).
+    func tunWriter(for eventLoop: any EventLoop) -> TUNCoalescingWriter? {
+        guard let tun else { return nil }
+        let key = ObjectIdentifier(eventLoop)
+        return writers.withLockedValue { w in
+            if let writer = w[key] { return writer }
+            let writer = tun.makeWriter()
+            w[key] = writer
+            return writer
+        }
     }
 
     // MARK: Table
@@ -439,7 +474,7 @@ public final class SSTPServer: @unchecked Sendable {
         if let i = r.slots.firstIndex(where: { $0.session === session }) {
             slot = i
         } else {
-            r.slots.append(TUNReaderState.Slot(session: session, buffer: r.allocator.buffer(capacity: 16 * 1024), packets: 0))
+            r.slots.append(TUNReaderState.Slot(session: session, buffer: r.allocator.buffer(capacity: r.bufferCapacity), packets: 0))
             slot = r.slots.count - 1
         }
         let n = packet.count
@@ -468,14 +503,17 @@ public final class SSTPServer: @unchecked Sendable {
         r.routes = [:]
     }
 
-    /// Event loop: one IPv4 packet from a client (straight from the receive buffer) to the VNet.
-    /// Returns the drop reason, if any.
+    /// Event loop: one IPv4 packet from a client (straight from the receive buffer) to the VNet,
+    /// through the loop's writer (merged with its flow's segments until the writer is flushed;
+    /// write failures are counted at the flush). Returns the drop reason, if any.
     @inline(__always)
-    func toTUN(_ packet: UnsafeRawBufferPointer, from session: SSTPSession?, reach: SSTPReachability, now: Int64) -> SSTPDropReason? {
+    func toTUN(_ packet: UnsafeRawBufferPointer, from session: SSTPSession?, reach: SSTPReachability, now: Int64,
+               writer: TUNCoalescingWriter?) -> SSTPDropReason? {
         guard let dst = ipv4Destination(packet) else { return .notIPv4 }
         if let session, ipv4Source(packet) != session.address.value { return .spoofedSource }
         guard reach.allows(dst) else { return .notReachable }
         if let budget = settings.bandwidth?.inbound, !budget.admit(bytes: packet.count, now: now) { return .bandwidthCapInbound }
+        if let writer { writer.write(packet); return nil }
         guard let tun, tun.write(packet) else { return .tunWriteFailed }
         return nil
     }
@@ -504,6 +542,8 @@ final class SSTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
     var refusedReason: String?
     /// Fast path: the start of a packet that has not fully arrived yet.
     var partial: ByteBuffer?
+    /// This event loop's TUN writer (shared with the loop's other sessions; empty between events).
+    var tunWriter: TUNCoalescingWriter?
 
     init(server: SSTPServer, handshakeTimeout: TimeAmount) {
         self.server = server
@@ -535,6 +575,7 @@ final class SSTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
         switch server.admit(peer: peer, handler: self, eventLoop: context.eventLoop) {
         case .success(let session):
             self.session = session
+            tunWriter = server.tunWriter(for: context.eventLoop)
             call = SSTPServerCall(configuration: server.configuration(for: session.address, refusal: nil), random: SystemPPPRandom())
             server.event(.accepted(id: session.id, peer: peer))
         case .failure(let reason):
@@ -571,7 +612,7 @@ final class SSTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
             let reason: SSTPDropReason?? = buffer.withUnsafeReadableBytes { raw in
                 let packet = UnsafeRawBufferPointer(rebasing: raw[0..<length])
                 guard let offset = SSTPDataFastPath.ipv4Offset(packet) else { return .none }
-                return .some(server.toTUN(UnsafeRawBufferPointer(rebasing: packet[offset...]), from: session, reach: reach, now: nanos))
+                return .some(server.toTUN(UnsafeRawBufferPointer(rebasing: packet[offset...]), from: session, reach: reach, now: nanos, writer: tunWriter))
             }
             switch reason {
             case .none:  // control, LCP, IPCP, …: the state machine, one whole packet
@@ -586,6 +627,13 @@ final class SSTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
                 dropped += 1
             }
         }
+        // End of the read event: merged segments go to the kernel now (latency does not grow).
+        let failed = flushTUN()
+        dropped += failed
+        if failed > 0 {
+            if drops.isEmpty { drops = [UInt64](repeating: 0, count: SSTPDropReason.allCases.count) }
+            drops[SSTPDropReason.tunWriteFailed.index] += failed
+        }
         session?.counters.withLockedValue { $0.bytesIn += UInt64(received); $0.dropped += dropped }
         if dropped > 0 { for (i, reason) in SSTPDropReason.allCases.enumerated() where drops[i] != 0 { server.dropCounters.add(reason, drops[i]) } }
         guard buffer.readableBytes > 0, !closed, call != nil else { return }
@@ -594,6 +642,14 @@ final class SSTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
         } else {
             run(call!.handle(bytes: buffer.readBytes(length: buffer.readableBytes) ?? [], now: now))
         }
+    }
+
+    /// Writes what the loop's writer holds; returns the packets whose write failed.
+    @inline(__always)
+    func flushTUN() -> UInt64 {
+        guard let tunWriter else { return 0 }
+        tunWriter.flush()
+        return UInt64(tunWriter.takeFailures())
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -660,10 +716,11 @@ final class SSTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
                 server.event(.connected(session.info))
             case .deliver(let packet):
                 let reach = server.reachability.withLockedValue { $0 }
-                if let why = packet.withUnsafeBytes({ server.toTUN($0, from: session, reach: reach, now: BandwidthBudget.now()) }) {
-                    server.dropCounters.add(why)
-                    session?.counters.withLockedValue { $0.dropped += 1 }
-                }
+                let why = packet.withUnsafeBytes { server.toTUN($0, from: session, reach: reach, now: BandwidthBudget.now(), writer: tunWriter) }
+                let failed = flushTUN()
+                if let why { server.dropCounters.add(why) }
+                if failed > 0 { server.dropCounters.add(.tunWriteFailed, failed) }
+                if why != nil || failed > 0 { session?.counters.withLockedValue { $0.dropped += (why != nil ? 1 : 0) + failed } }
             case .close(let reason):
                 closed = true
                 timer?.cancel()

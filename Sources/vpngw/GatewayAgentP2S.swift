@@ -104,8 +104,17 @@ final class AgentP2SRunner: @unchecked Sendable {
             let recent = logLock.withLock { Array(log.suffix(20)) }
             var drops: [String: UInt64] = [:]
             for (reason, n) in server?.drops() ?? [:] where n > 0 { drops[reason.rawValue] = n }
+            var offloads: String?, counters: [String: UInt64]?
+            if let server {
+                offloads = server.offloadDescription.replacingOccurrences(of: "offloads ", with: "")
+                let o = server.offloadStats()
+                counters = ["tunSuperPacketsRead": o.superPacketsRead, "tunSegmentsFromSuperPackets": o.segmentsFromSuperPackets,
+                            "tunChecksumsCompleted": o.checksumsCompleted, "tunCoalescedWrites": o.coalescedWrites,
+                            "tunCoalescedSegments": o.coalescedSegments, "offloadRejected": o.rejected]
+            }
             return AgentP2SStatus(listening: listening, error: error, sessions: sessions, log: recent, drops: drops,
-                                  bandwidthMbps: bandwidth?.megabitsPerSecond, sharedWithSiteToSite: bandwidth?.attachedShapers)
+                                  bandwidthMbps: bandwidth?.megabitsPerSecond, sharedWithSiteToSite: bandwidth?.attachedShapers,
+                                  offloads: offloads, offloadCounters: counters)
         }
     }
 
@@ -136,7 +145,8 @@ final class AgentP2SRunner: @unchecked Sendable {
 
     private static func sameServer(_ a: AgentP2S, _ b: AgentP2S) -> Bool {
         a.port == b.port && a.pool == b.pool && a.tunName == b.tunName && a.certificatePath == b.certificatePath &&
-            a.keyPath == b.keyPath && a.certificateCN == b.certificateCN && a.authenticationTypes == b.authenticationTypes
+            a.keyPath == b.keyPath && a.certificateCN == b.certificateCN && a.authenticationTypes == b.authenticationTypes &&
+            a.tunOffloads == b.tunOffloads
     }
 
     /// vpnAuthenticationTypes → LCP methods: Password → MS-CHAPv2, Certificate → EAP-TLS. With both,
@@ -178,6 +188,7 @@ final class AgentP2SRunner: @unchecked Sendable {
             settings.clientCertificates = certificatePolicy(c)
             settings.bandwidth = bandwidth
             settings.reachable = Self.reachable(c)
+            settings.tunOffloads = c.tunOffloads ?? true
             let s = try SSTPServer(settings: settings) { [weak self] event in self?.event(event) }
             do { listening = try s.start() } catch { s.stop(); throw error }
             server = s

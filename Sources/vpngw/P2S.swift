@@ -56,6 +56,7 @@ struct P2SCommand: AsyncParsableCommand {
         @Option(help: "TUN MTU (and PPP MRU).") var mtu = 1400
         @Option(help: "Event-loop threads (default: cores).") var threads: Int?
         @Option(name: .customLong("status-every"), help: "Print the session table every N seconds (0: never).") var statusEvery = 0
+        @Flag(name: .customLong("no-offloads"), help: "Plain TUN packets: no TSO super-packets, no coalesced writes (for comparison).") var noOffloads = false
 
         func run() async throws {
             let (host, port) = try splitHostPort(listen, defaultPort: 443)
@@ -82,13 +83,18 @@ struct P2SCommand: AsyncParsableCommand {
             settings.tunName = tun
             settings.tunMTU = mtu
             if let threads { settings.eventLoopThreads = threads }
+            settings.tunOffloads = !noOffloads
             let server = try SSTPServer(settings: settings) { event in emit(P2SCommand.describe(event)) }
             try server.start()
             _ = await waitForTermination(every: statusEvery) {
                 let rows = server.sessions()
                 emit("p2s: \(rows.count) session(s)")
                 for row in rows { emit("  \(row)") }
+                emit("p2s: \(server.offloadStats().summary)")
             }
+            emit("p2s: \(server.offloadStats().summary)")
+            let drops = server.drops().filter { $0.value > 0 }.map { "\($0.key.rawValue) \($0.value)" }.sorted()
+            if !drops.isEmpty { emit("p2s: drops: \(drops.joined(separator: ", "))") }
             emit("p2s: stopping")
             server.stop()
         }
@@ -155,14 +161,16 @@ extension P2SCommand {
         @Option(help: "Path of sstpc.") var sstpc = "/usr/sbin/sstpc"
         @Option(name: .customLong("sstpc-log-level"), help: "sstpc --log-level.") var sstpcLogLevel = 1
         @Flag(name: .customLong("no-relay"), help: "Connect sstpc straight to the server (its start-up hang is then possible).") var noRelay = false
+        @Flag(name: .customLong("no-offloads"), help: "Plain TUN packets (no TSO super-packets, no coalesced writes).") var noOffloads = false
 
         func run() async throws {
             let tunBox = TunBox()
-            let (tun, mtu, routes, readyFile) = (self.tun, self.mtu, self.route, self.readyFile)
+            let (tun, mtu, routes, readyFile, offloads) = (self.tun, self.mtu, self.route, self.readyFile, !self.noOffloads)
             let up: @Sendable (PPPIPv4Address, PPPIPv4Address, [PPPIPv4Address], @escaping @Sendable ([[UInt8]]) -> Void,
                                (@Sendable (ByteBuffer) -> Void)?) -> Void = { local, peer, dns, send, sendFramed in
                 do {
-                    let device = try TUNDevice(name: tun, mtu: mtu)
+                    let device = try TUNDevice(name: tun, mtu: mtu, offloads: offloads)
+                    if let why = device.offloadError { emit("p2s connect: \(why); plain packets") }
                     try runIPCommand(["addr", "replace", "\(local)", "peer", "\(peer)", "dev", device.name])
                     for r in routes { try runIPCommand(["route", "replace", r, "dev", device.name]) }
                     tunBox.set(device)
@@ -170,7 +178,8 @@ extension P2SCommand {
                         // One buffer per wake-up: SSTP + PPP headers written in front of each packet.
                         final class Batch: @unchecked Sendable { var buffer = ByteBuffer() }
                         let batch = Batch(), allocator = ByteBufferAllocator()
-                        device.startReader(beginBatch: { batch.buffer = allocator.buffer(capacity: 16 * 1024) }, onPacket: { packet in
+                        let capacity = device.offloads ? 64 * 1024 : 16 * 1024
+                        device.startReader(beginBatch: { batch.buffer = allocator.buffer(capacity: capacity) }, onPacket: { packet in
                             let n = packet.count
                             guard n + SSTPDataFastPath.ipv4Overhead <= SSTPLimits.maxPacket else { return }
                             batch.buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: n + SSTPDataFastPath.ipv4Overhead) { out in
@@ -185,7 +194,7 @@ extension P2SCommand {
                     } else {
                         device.startReader(onPackets: send)
                     }
-                    emit("p2s connect: connected, address \(local), server \(peer), dns \(dns.map(\.description).joined(separator: ",")), tun \(device.name)")
+                    emit("p2s connect: connected, address \(local), server \(peer), dns \(dns.map(\.description).joined(separator: ",")), tun \(device.name)\(device.offloads ? " (offloads on)" : "")")
                     if let readyFile { try? "\(local)\n".write(toFile: readyFile, atomically: true, encoding: .utf8) }
                 } catch {
                     emit("p2s connect: cannot set up the TUN device: \(error)")
@@ -228,7 +237,10 @@ extension P2SCommand {
                 let connBox = NIOLockedBox<SSTPClientConnection>()
                 // The data path: received IPv4 straight to the TUN device; the TUN reader frames
                 // a whole wake-up's packets into one buffer (one TLS write).
-                options.deliverIPv4 = { packet in tunBox.get()?.write(packet) }
+                // With offloads the event loop's writer merges TCP segments until the read event ends.
+                let writerBox = TUNWriterBox()
+                options.deliverIPv4 = { packet in writerBox.writer(tunBox)?.write(packet) }
+                options.deliverIPv4End = { writerBox.current?.flush() }
                 let reason: SSTPCloseReason = await withCheckedContinuation { cont in
                     let once = NIOLockedBox<Bool>()
                     SSTPClientConnection.connect(group: group, options: options) { event in
@@ -392,6 +404,17 @@ final class NIOLockedBox<T>: @unchecked Sendable {
     func get() -> T? { lock.lock(); defer { lock.unlock() }; return value }
     func set(_ v: T) { lock.lock(); value = v; lock.unlock() }
     func update(_ f: (inout T) -> Void) { lock.lock(); if value != nil { f(&value!) }; lock.unlock() }
+}
+
+/// The native client's TUN writer, made on the event loop once the device exists (only that loop uses it).
+final class TUNWriterBox: @unchecked Sendable {
+    private(set) var current: TUNCoalescingWriter?
+    @inline(__always) func writer(_ box: TunBox) -> TUNCoalescingWriter? {
+        if let current { return current }
+        guard let device = box.get() else { return nil }
+        current = device.makeWriter()
+        return current
+    }
 }
 
 final class TunBox: @unchecked Sendable {
