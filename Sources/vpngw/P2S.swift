@@ -270,7 +270,10 @@ extension P2SCommand {
             default:
                 throw ValidationError("--engine is sstpc or native")
             }
-            tunBox.get()?.stop()
+            if let device = tunBox.get() {
+                device.stop()
+                emit("p2s connect: \(device.offloadCounters.snapshot(enabled: device.offloads).summary)")
+            }
             if code != 0 { throw ExitCode(code) }
         }
     }
