@@ -264,9 +264,12 @@ public final class DataPlane: @unchecked Sendable {
     private static let outboundSlots = 256
     /// One TUN read with offloads: vnet header + a 64 KiB super-packet.
     private static let superPacketBytes = VirtioNetHeader.length + 65536
-    /// UDP_SEGMENT limits (include/linux/udp.h UDP_MAX_SEGMENTS; 64 KiB minus IP/UDP headers).
+    /// UDP_SEGMENT limits: UDP_MAX_SEGMENTS (include/linux/udp.h) and a byte budget well under the
+    /// device's gso_max_size (65536 on veth). That limit is checked against the whole frame,
+    /// link-layer header included (gso_features_check): a 65504-byte payload + UDP/IP + Ethernet
+    /// crosses it and the kernel silently segments in software, which loses what GSO buys.
     private static let maxSegmentsPerSend = 64
-    private static let maxBytesPerSend = 65507
+    private static let maxBytesPerSend = 61_440
     /// Bytes kept free after an inner packet for ESP padding and ICV (seal refuses if short).
     private static let tailroomReserve = 320
 

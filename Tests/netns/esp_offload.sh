@@ -43,6 +43,12 @@ check "offloads on: the data plane reports them enabled" 'grep -q "offloads: TUN
 check "offloads on: 24 MB lan-a → lan-b arrive intact (sha256)" '[ "$got" = "$want" ]'
 check "sender read TCP super-packets from its TUN and sent UDP GSO batches" 'grep -qE "TUN super-packets [1-9][0-9]* → [1-9][0-9]* segments, UDP GSO [1-9][0-9]* sends" "$WORK/aon.log"'
 check "receiver got GRO-coalesced datagrams and wrote coalesced TCP to its TUN" 'grep -qE "UDP GRO [1-9][0-9]* receives .* TUN coalesced [1-9][0-9]* writes" "$WORK/bon.log"'
+# GSO batches must cross the underlay whole: a batch over the device's gso_max_size is segmented
+# by the sender's kernel and arrives as single datagrams (seen before the byte budget was cut).
+sent=$(grep -oE "UDP GSO [0-9]+ sends → [0-9]+ datagrams" "$WORK/aon.log" | grep -oE "[0-9]+ datagrams" | grep -oE "[0-9]+")
+coalesced=$(grep -oE "UDP GRO [0-9]+ receives → [0-9]+ datagrams" "$WORK/bon.log" | grep -oE "[0-9]+ datagrams" | grep -oE "[0-9]+")
+echo "  GSO datagrams sent by gw-a: ${sent:-?}, received GRO-coalesced by gw-b: ${coalesced:-?}"
+check "most GSO datagrams arrive still coalesced (≥ 80 %)" '[ -n "$sent" ] && [ -n "$coalesced" ] && [ $((coalesced * 100)) -ge $((sent * 80)) ]'
 # (The kernel's own IPv6 router solicitations on the TUN are counted as "not an IPv4 packet".)
 check "offloads on: nothing dropped by ESP, offload, TUN or UDP on either side" '! grep -E "^drops:" "$WORK/aon.log" "$WORK/bon.log" | grep -qiE "esp|offload|TUN|UDP send|seal"'
 grep -E "offloads|drops" "$WORK/aon.log" "$WORK/bon.log" | sed 's/^/  /'
