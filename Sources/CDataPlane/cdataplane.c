@@ -297,3 +297,6 @@ int vpngw_wait_readable2(int fd1, int fd2, int timeout_ms) {
     if (fd2 >= 0 && (p[1].revents & (POLLIN | POLLERR))) mask |= 2;
     return mask;
 }
+
+#include <sys/prctl.h>
+void vpngw_set_thread_name(const char *name) { (void)prctl(PR_SET_NAME, name, 0, 0, 0); }

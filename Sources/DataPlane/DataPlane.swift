@@ -192,12 +192,10 @@ public final class DataPlane: @unchecked Sendable {
         }
         _ = vpngw_set_nonblocking(tunFD, 1)
         running.store(true, ordering: .releasing)
-        let outbound = Thread { [unowned self] in self.outboundLoop() }
-        outbound.name = "vpngw-out"
-        let inbound = Thread { [unowned self] in self.inboundLoop() }
-        inbound.name = "vpngw-in"
-        let ike = Thread { [unowned self] in self.ikeLoop() }
-        ike.name = "vpngw-ike"
+        // Thread.name set before start does not reach the kernel on Linux: each thread names itself.
+        let outbound = Thread { [unowned self] in vpngw_set_thread_name("vpngw-out"); self.outboundLoop() }
+        let inbound = Thread { [unowned self] in vpngw_set_thread_name("vpngw-in"); self.inboundLoop() }
+        let ike = Thread { [unowned self] in vpngw_set_thread_name("vpngw-ike"); self.ikeLoop() }
         threads = [outbound, inbound, ike]
         for t in threads { t.start() }
     }

@@ -95,4 +95,7 @@ int vpngw_raw_esp_socket(uint32_t addr_be, int buffer_bytes);
 /// timeout, or -errno.
 int vpngw_wait_readable2(int fd1, int fd2, int timeout_ms);
 
+/// Names the calling thread (PR_SET_NAME, 15 characters) so top/perf show which loop is busy.
+void vpngw_set_thread_name(const char *name);
+
 #endif
