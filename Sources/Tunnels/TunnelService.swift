@@ -98,6 +98,8 @@ public final class TunnelService: @unchecked Sendable {
     private let plane: DataPlane
     private let queue = DispatchQueue(label: "vpngw.ike")
     private let random: any RandomSource
+    /// How long the start-up crypto warm-up took (nil: no tunnel to take suites from).
+    public private(set) var warmUp: Duration?
     private let epoch = ContinuousClock.now
     private var timer: (any DispatchSourceTimer)?
 
@@ -183,6 +185,11 @@ public final class TunnelService: @unchecked Sendable {
             guard let service = self else { return }
             service.queue.async { service.received(bytes, from: peer, port: port, localPort: localPort) }
         }
+        // Lazy crypto initialisation happens here, not on the first tunnel's critical path.
+        if let d = definitions.first, let ike = d.ikeSuites.first, let child = d.childSuites.first {
+            warmUp = CryptoWarmUp.run(ike: ike, child: child, random: random)
+        }
+        _ = logStamp.string(from: Date())   // the formatter's first use is slow too
         queue.sync {
             for d in definitions { tunnels[d.id] = Tunnel(definition: d) }
             updateRoutes()

@@ -133,6 +133,7 @@ struct TunnelCommand: AsyncParsableCommand {
                 let s = TunnelService(plane: plane, cookieThreshold: ike.cookieThreshold ?? 50,
                                       halfOpenTimeout: .seconds(ike.halfOpenTimeoutSeconds ?? 30))
                 try s.start([definition])
+                if let w = s.warmUp { emit("crypto warmed up in \(String(format: "%.2f", Double(w.components.attoseconds) / 1e15 + Double(w.components.seconds) * 1000)) ms (one in-memory IKE_SA_INIT + IKE_AUTH and an ESP round trip)") }
                 service = s
             } else {
                 try plane.start { _, _, _, _ in }
