@@ -186,7 +186,10 @@ public final class TunnelService: @unchecked Sendable {
             service.queue.async { service.received(bytes, from: peer, port: port, localPort: localPort) }
         }
         // Lazy crypto initialisation happens here, not on the first tunnel's critical path.
-        if let d = definitions.first, let ike = d.ikeSuites.first, let child = d.childSuites.first {
+        // Tunnels added later (an agent starting empty) get the default suites warmed.
+        let first = definitions.first
+        if let ike = first?.ikeSuites.first ?? DefaultProposals.vpngwDefault.ike.first,
+           let child = first?.childSuites.first ?? DefaultProposals.vpngwDefault.child.first {
             warmUp = CryptoWarmUp.run(ike: ike, child: child, random: random)
         }
         _ = logStamp.string(from: Date())   // the formatter's first use is slow too
