@@ -11,16 +11,20 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-int vpngw_tun_open(const char *name, char *out_name, size_t out_len) {
+static int tun_open_flags(const char *name, char *out_name, size_t out_len, short flags) {
     int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
     if (fd < 0) return -errno;
     struct ifreq ifr;
     memset(&ifr, 0, sizeof ifr);
-    ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+    ifr.ifr_flags = flags;
     if (name && name[0]) strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
     if (ioctl(fd, TUNSETIFF, &ifr) < 0) { int e = errno; close(fd); return -e; }
     if (out_name && out_len) { strncpy(out_name, ifr.ifr_name, out_len - 1); out_name[out_len - 1] = 0; }
     return fd;
+}
+
+int vpngw_tun_open(const char *name, char *out_name, size_t out_len) {
+    return tun_open_flags(name, out_name, out_len, IFF_TUN | IFF_NO_PI);
 }
 
 int vpngw_if_set_mtu_up(const char *name, int mtu) {
@@ -44,18 +48,21 @@ int vpngw_if_set_mtu_up(const char *name, int mtu) {
     return 0;
 }
 
+// Socket buffers of `bytes` each way. *BUFFORCE needs CAP_NET_ADMIN; fall back to the capped variant.
+static void set_buffers(int fd, int bytes) {
+    if (bytes <= 0) return;
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof bytes) < 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bytes, sizeof bytes) < 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
+}
+
 int vpngw_udp4_socket(uint32_t addr_be, uint16_t port, int buffer_bytes) {
     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return -errno;
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (buffer_bytes > 0) {
-        // *BUFFORCE needs CAP_NET_ADMIN; fall back to the capped variant.
-        if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buffer_bytes, sizeof buffer_bytes) < 0)
-            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buffer_bytes, sizeof buffer_bytes);
-        if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &buffer_bytes, sizeof buffer_bytes) < 0)
-            setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buffer_bytes, sizeof buffer_bytes);
-    }
+    set_buffers(fd, buffer_bytes);
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof sa);
     sa.sin_family = AF_INET;
@@ -155,19 +162,13 @@ int vpngw_set_nonblocking(int fd, int on) {
 #endif
 
 int vpngw_tun_open_offload(const char *name, char *out_name, size_t out_len) {
-    int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
-    if (fd < 0) return -errno;
-    struct ifreq ifr;
-    memset(&ifr, 0, sizeof ifr);
-    ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_VNET_HDR;
-    if (name && name[0]) strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
-    if (ioctl(fd, TUNSETIFF, &ifr) < 0) { int e = errno; close(fd); return -e; }
+    int fd = tun_open_flags(name, out_name, out_len, IFF_TUN | IFF_NO_PI | IFF_VNET_HDR);
+    if (fd < 0) return fd;
     int hdr = 10;  // sizeof(struct virtio_net_hdr), the default; set explicitly.
     if (ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0) { int e = errno; close(fd); return -e; }
     if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO_ECN)) < 0) {
         int e = errno; close(fd); return -e;
     }
-    if (out_name && out_len) { strncpy(out_name, ifr.ifr_name, out_len - 1); out_name[out_len - 1] = 0; }
     return fd;
 }
 
@@ -274,12 +275,7 @@ int vpngw_udp_recv_gro_batch(int fd, vpngw_gro_datagram *slots, int count, int t
 int vpngw_raw_esp_socket(uint32_t addr_be, int buffer_bytes) {
     int fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ESP);
     if (fd < 0) return -errno;
-    if (buffer_bytes > 0) {
-        if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buffer_bytes, sizeof buffer_bytes) < 0)
-            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buffer_bytes, sizeof buffer_bytes);
-        if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &buffer_bytes, sizeof buffer_bytes) < 0)
-            setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buffer_bytes, sizeof buffer_bytes);
-    }
+    set_buffers(fd, buffer_bytes);
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof sa);
     sa.sin_family = AF_INET;

@@ -8,20 +8,11 @@ source "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || skip_all "needs root for namespaces"
 command -v socat >/dev/null || skip_all "socat missing"
 topo4
-K1=000102030405060708090a0b0c0d0e0f10111213
-K2=202122232425262728292a2b2c2d2e2f30313233
 head -c 24000000 /dev/urandom > "$WORK/payload"
 want=$(sha256sum < "$WORK/payload" | cut -d' ' -f1)
 
 run_pair() {  # $1: offloads true|false, $2: log suffix
-  cat > "$WORK/a.json" <<J
-{"localAddress":"192.0.2.1","peerAddress":"192.0.2.2","remotePrefixes":["10.2.0.0/24"],"tunName":"vpngw0","offloads":$1,
- "manual":{"suite":"aes128gcm16","outboundSPI":4097,"inboundSPI":8193,"outboundKey":"$K1","inboundKey":"$K2"}}
-J
-  cat > "$WORK/b.json" <<J
-{"localAddress":"192.0.2.2","peerAddress":"192.0.2.1","remotePrefixes":["10.1.0.0/24"],"tunName":"vpngw0","offloads":$1,
- "manual":{"suite":"aes128gcm16","outboundSPI":8193,"inboundSPI":4097,"outboundKey":"$K2","inboundKey":"$K1"}}
-J
+  static_sa_pair "\"offloads\":$1,"
   start_bg gw-a "$WORK/a$2.log" "$VPNGW" tunnel up --config "$WORK/a.json"
   PA=${PIDS[-1]}
   start_bg gw-b "$WORK/b$2.log" "$VPNGW" tunnel up --config "$WORK/b.json"

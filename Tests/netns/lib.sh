@@ -54,3 +54,19 @@ topo4() {
 start_bg() { local n="$1" log="$2"; shift 2; ip netns exec "$(ns "$n")" "$@" >"$log" 2>&1 & PIDS+=($!); }
 
 summary() { echo "$(basename "$0"): $passed passed, $failed failed"; [ "$failed" -eq 0 ]; }
+
+# static_sa_pair [EXTRA_JSON] — writes $WORK/a.json and $WORK/b.json for `vpngw tunnel up`:
+# gw-a 192.0.2.1 ⇄ gw-b 192.0.2.2 (topo4) with static aes128gcm16 SAs, lan-a 10.1.0.0/24 ⇄ lan-b
+# 10.2.0.0/24, TUN vpngw0. EXTRA_JSON adds top-level fields, e.g. '"peerPort":0,'.
+static_sa_pair() {
+  local extra="${1:-}"
+  local k1=000102030405060708090a0b0c0d0e0f10111213 k2=202122232425262728292a2b2c2d2e2f30313233
+  cat > "$WORK/a.json" <<J
+{"localAddress":"192.0.2.1","peerAddress":"192.0.2.2","remotePrefixes":["10.2.0.0/24"],"tunName":"vpngw0",$extra
+ "manual":{"suite":"aes128gcm16","outboundSPI":4097,"inboundSPI":8193,"outboundKey":"$k1","inboundKey":"$k2"}}
+J
+  cat > "$WORK/b.json" <<J
+{"localAddress":"192.0.2.2","peerAddress":"192.0.2.1","remotePrefixes":["10.1.0.0/24"],"tunName":"vpngw0",$extra
+ "manual":{"suite":"aes128gcm16","outboundSPI":8193,"inboundSPI":4097,"outboundKey":"$k2","inboundKey":"$k1"}}
+J
+}
