@@ -14,6 +14,11 @@ for _ in $(seq 1 50); do grep -q "tunnel up" "$WORK/a.log" && grep -q "tunnel up
 check "both tunnels came up" 'grep -q "tunnel up" "$WORK/a.log" && grep -q "tunnel up" "$WORK/b.log"'
 check "lan-a pings lan-b through the tunnel" 'nsx lan-a ping -c 3 -i 0.2 -W 2 10.2.0.2 >/dev/null'
 check "the underlay carries ESP-in-UDP on 4500, not plain ICMP" 'nsx gw-a timeout 3 tcpdump -c 2 -ni '"$NS_PREFIX"'-ab "udp port 4500" >/dev/null 2>&1 & sleep 0.5; nsx lan-a ping -c 3 -i 0.2 -W 2 10.2.0.2 >/dev/null; wait $!'
+# Path MTU: the TUN's MTU (1400) is what fits in one ESP-in-UDP datagram on a 1500-byte underlay;
+# a DF packet that does not fit is answered with ICMP "fragmentation needed" (mtu 1400) by gw-a,
+# and one that fits goes through.
+check "a DF packet of 1400 bytes crosses the tunnel" 'nsx lan-a ping -c 1 -W 2 -M do -s 1372 10.2.0.2 >/dev/null'
+check "a DF packet of 1478 bytes gets ICMP fragmentation-needed with mtu 1400" 'nsx lan-a ping -c 1 -W 2 -M do -s 1450 10.2.0.2 2>&1 | grep -qiE "frag needed.*mtu = 1400|mtu ?= ?1400"'
 # Corrupted ESP: a datagram with gw-b's inbound SPI and garbage; a replay: resend a captured packet.
 python3 - "$(ns gw-a)" <<'PY'
 import socket, struct, subprocess, sys
