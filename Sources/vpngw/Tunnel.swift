@@ -74,7 +74,11 @@ struct TunnelCommand: AsyncParsableCommand {
             IKE instead of manual keys: "ike": {"psk": "…", "mode": "initiate|respond|both", "childRekeySeconds": 27000,
                "childRekeyBytes": 4194304, "childLifetimeBytes": 4613734, "espEncapsulation": "udp|raw", …}
             Suites: aes128gcm16, aes256gcm16, chacha20poly1305, aes128-sha1, aes256-sha256, … (strongSwan's names).
+            Optional: "tunMTU" (1400), "mssClamp" (1350, Azure's; 0 = off), "rateMbps" (cap per direction),
+              "offloads" (true: TUN TSO/coalescing + UDP GSO/GRO; false: one syscall per packet),
+              "peerPort" with manual keys (4500; 0 = raw ESP, IP protocol 50, needs CAP_NET_RAW).
             Routes to remotePrefixes are added through the TUN device unless --no-routes.
+            --stats-interval N prints per-tunnel counters, drops by reason and the offload counters.
             """)
         @Option(name: .customLong("config"), help: "Tunnel config file (JSON).") var configPath: String
         @Flag(name: .customLong("no-routes"), help: "Do not add kernel routes for remotePrefixes.") var noRoutes = false
