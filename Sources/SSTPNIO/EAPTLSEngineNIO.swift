@@ -6,10 +6,12 @@
 //   client_random and master_secret from NIOSSL's public `keyLogCallback` (NSS key-log line
 //   "CLIENT_RANDOM <cr> <ms>"), server_random and the cipher suite (which fixes the PRF hash)
 //   from the ServerHello record it relays anyway, and computes the TLS 1.2 PRF with swift-crypto.
-//   Client certificates: the server's NIOSSL accepts any chain through a custom verification
-//   callback (BoringSSL still checks CertificateVerify, i.e. possession of the key) and records it;
-//   the decision — chain to a gateway root with swift-certificates' Verifier, not revoked — is the
-//   owner's (`SSTPClientCertificatePolicy`), after the handshake, with a reason for the log.
+//   Client certificates: the server's NIOSSL hands the chain to a custom verification callback
+//   (BoringSSL still checks CertificateVerify, i.e. possession of the key) whose promise stays open:
+//   the handshake pauses (`pendingPeerVerification`) until the owner (`SSTPClientCertificatePolicy`:
+//   chain to a gateway root with swift-certificates' Verifier, not revoked) decides. Accepted → our
+//   ChangeCipherSpec/Finished; refused → BoringSSL's alert goes to the client *instead of* our
+//   Finished (RFC 5216 §2.1.3; wpa_supplicant ignores an EAP-Failure after the server's Finished).
 import Crypto
 import Foundation
 import NIOCore
@@ -34,6 +36,8 @@ public final class NIOEAPTLSEngine: EAPTLSEngine, @unchecked Sendable {
         var complete = false
         var error: String?
         var peerChain: [[UInt8]] = []
+        /// Open while the handshake waits for the owner's verdict on `peerChain`.
+        var pendingVerification: EventLoopPromise<NIOSSLVerificationResult>?
         func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
             if let tls = event as? TLSUserEvent, case .handshakeCompleted = tls { complete = true }
         }
@@ -79,7 +83,7 @@ public final class NIOEAPTLSEngine: EAPTLSEngine, @unchecked Sendable {
         let observer = self.observer
         let handler = NIOSSLServerHandler(context: context) { certificates, promise in
             observer.peerChain = certificates.compactMap { try? $0.toDERBytes() }
-            promise.succeed(.certificateVerified)
+            observer.pendingVerification = promise  // resolvePeerVerification(accepted:) completes it
         }
         try channel.pipeline.syncOperations.addHandler(handler)
         try channel.pipeline.syncOperations.addHandler(observer)
@@ -139,6 +143,15 @@ public final class NIOEAPTLSEngine: EAPTLSEngine, @unchecked Sendable {
         let sidLength = Int(bytes[43])
         guard bytes.count >= 44 + sidLength + 2 else { return }
         cipherSuite = UInt16(bytes[44 + sidLength]) << 8 | UInt16(bytes[45 + sidLength])
+    }
+
+    public var pendingPeerVerification: [[UInt8]]? { observer.pendingVerification == nil ? nil : observer.peerChain }
+
+    public func resolvePeerVerification(accepted: Bool) -> [UInt8] {
+        guard let promise = observer.pendingVerification else { return [] }
+        observer.pendingVerification = nil
+        promise.succeed(accepted ? .certificateVerified : .failed)
+        return drain()
     }
 
     public var isComplete: Bool { observer.complete && observer.error == nil }

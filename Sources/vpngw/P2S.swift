@@ -11,7 +11,7 @@ import NIOPosix
 struct P2SCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "p2s", abstract: "Point-to-site over SSTP: a standalone server and a Linux client.",
-        subcommands: [Serve.self, Connect.self, Load.self, ClientConfig.self, MakeCert.self])
+        subcommands: [Serve.self, Connect.self, Load.self, ClientConfig.self, MakeCert.self, EAPTLSServerCommand.self])
 
     /// `vpngw p2s client-config -g RG -n GW`: the same as `network vnet-gateway vpn-client generate`.
     struct ClientConfig: AsyncParsableCommand {

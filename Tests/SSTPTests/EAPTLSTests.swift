@@ -162,8 +162,88 @@ func eapServerConfig(_ pki: PKI, methods: [PPPAuthenticationProtocol] = [.eap], 
         await pair.run()
         guard case .certificateRefused(let reason) = PPPPair.failure(pair.serverLog) else { Issue.record("not refused"); return }
         #expect(reason.contains("does not chain"))
-        #expect(PPPPair.failure(pair.clientLog) == .eapFailure(tls: nil))
+        // The refusal reached the client as a TLS alert before EAP-Failure, so it can say why.
+        guard case .eapFailure(let tls) = PPPPair.failure(pair.clientLog) else { Issue.record("client did not fail"); return }
+        #expect(tls?.contains("CERTIFICATE_UNKNOWN") == true)
         #expect(!PPPPair.networkUp(pair.serverLog))
+    }
+
+    /// The TLS record content types the server sent in EAP-TLS Requests, split at `.verifyPeer`.
+    static func serverRecords(_ log: [PPPAction]) -> (before: [UInt8], after: [UInt8]) {
+        var before: [UInt8] = [], after: [UInt8] = [], verified = false
+        for action in log {
+            if case .verifyPeer = action { verified = true }
+            guard case .send(let frame) = action, let f = try? PPPFrame.parse(frame), f.protocolNumber == .eap,
+                  let packet = EAPPacket.parse(f.information), packet.type == EAPType.tls,
+                  let message = EAPTLSMessage.parse(packet.typeData) else { continue }
+            if verified { after += message.data } else { before += message.data }
+        }
+        func types(_ stream: [UInt8]) -> [UInt8] {
+            var out: [UInt8] = [], i = 0
+            while i + 5 <= stream.count {
+                out.append(stream[i])
+                i += 5 + (Int(stream[i + 3]) << 8 | Int(stream[i + 4]))
+            }
+            return out
+        }
+        return (types(before), types(after))
+    }
+
+    /// RFC 5216 §2.1.3 / wpa_supplicant interop (Tests/netns/eap_tls_interop.sh): the client
+    /// certificate is judged *during* the handshake. A refused chain gets a TLS alert (record type
+    /// 21) and never our ChangeCipherSpec/Finished — a peer that has seen the server's Finished
+    /// treats the authentication as unconditionally successful and ignores a later EAP-Failure.
+    @Test func refusalIsATLSAlertBeforeOurFinished() async {
+        let policy = self.policy
+        var refused = PPPPair(server: eapServerConfig(pki),
+                              client: PPPClientConfiguration(userName: "m", password: "", eapTLS: pki.clientSetup(pki.stranger)),
+                              verify: { await policy.verify(chain: $0).verdict })
+        await refused.run()
+        let r = Self.serverRecords(refused.serverLog)
+        #expect(!r.before.isEmpty && r.before.allSatisfy { $0 == 22 })  // ServerHello…ServerHelloDone only
+        #expect(r.after == [21])           // the alert, no ChangeCipherSpec (20) and no Finished
+        #expect(PPPPair.failure(refused.serverLog).map { if case .certificateRefused = $0 { true } else { false } } == true)
+
+        var accepted = PPPPair(server: eapServerConfig(pki),
+                               client: PPPClientConfiguration(userName: "a", password: "", eapTLS: pki.clientSetup(pki.client)),
+                               verify: { await policy.verify(chain: $0).verdict })
+        await accepted.run()
+        let a = Self.serverRecords(accepted.serverLog)
+        #expect(!a.before.isEmpty && a.before.allSatisfy { $0 == 22 })
+        #expect(a.after == [22, 20, 22])   // NewSessionTicket, ChangeCipherSpec, Finished: only after the verdict
+        #expect(PPPPair.networkUp(accepted.serverLog) && PPPPair.networkUp(accepted.clientLog))
+    }
+
+    /// `EAPTLSServerExchange` (bare EAP, what `vpngw p2s eap-tls-server` runs) against our client:
+    /// Success, and its keys are the client's mirrored, MSK = receive ‖ send.
+    @Test func bareEAPExchangeAgreesWithClient() async {
+        let policy = self.policy
+        var server = EAPTLSServerExchange(setup: pki.serverSetup(fragmentSize: 200), identifier: 7)
+        var client = EAPTLSClient(setup: pki.clientSetup(pki.client, fragmentSize: 150))
+        var toClient: [[UInt8]] = [], serverKeys: (send: [UInt8], receive: [UInt8])?, clientKeys: (send: [UInt8], receive: [UInt8])?
+        var pending = server.start()
+        for _ in 0..<200 {
+            while !pending.isEmpty {
+                switch pending.removeFirst() {
+                case .send(let p): toClient.append(p)
+                case .verifyPeer(let chain): pending += server.verdict(await policy.verify(chain: chain).verdict)
+                case .succeeded(_, let s, let r): serverKeys = (s, r)
+                case .failed(let f): Issue.record("server failed: \(f)")
+                }
+            }
+            guard !toClient.isEmpty else { break }
+            let packet = toClient.removeFirst()
+            #expect(packet.count == Int(packet[2]) << 8 | Int(packet[3]))  // bare EAP, no PPP header
+            for out in client.receive(EAPPacket.parse(packet)!) {
+                switch out {
+                case .send(let frame): pending += server.receive((try! PPPFrame.parse(frame)).information)
+                case .succeeded(_, let s, let r): clientKeys = (s, r)
+                default: break
+                }
+            }
+        }
+        #expect(server.isDone && server.peerIdentity == "alice-laptop")
+        #expect(serverKeys != nil && serverKeys?.send == clientKeys?.receive && serverKeys?.receive == clientKeys?.send)
     }
 
     @Test func revokedRefused() async {

@@ -26,6 +26,20 @@ public protocol EAPTLSEngine: AnyObject, Sendable {
     var peerCertificateChain: [[UInt8]] { get }
     /// RFC 5705 exporter without context; nil before completion.
     func exportKeyingMaterial(label: String, length: Int) -> [UInt8]?
+    /// Server role: the client's chain (leaf first, DER) while the handshake is paused at the
+    /// client's Certificate for the owner's decision; nil otherwise. An engine that pauses lets the
+    /// server refuse with a TLS alert *before* its Finished (RFC 5216 §2.1.3): a peer that has seen
+    /// the server's Finished takes the server as satisfied (wpa_supplicant's EAP-TLS then ignores
+    /// an EAP-Failure). Engines that never pause are judged after the handshake instead.
+    var pendingPeerVerification: [[UInt8]]? { get }
+    /// Resumes the paused handshake: accepted → the rest of our flight (ChangeCipherSpec,
+    /// Finished); refused → the TLS alert to send.
+    func resolvePeerVerification(accepted: Bool) -> [UInt8]
+}
+
+extension EAPTLSEngine {
+    public var pendingPeerVerification: [[UInt8]]? { nil }
+    public func resolvePeerVerification(accepted: Bool) -> [UInt8] { [] }
 }
 
 /// Server side of EAP-TLS.
@@ -210,7 +224,9 @@ extension EAPTLSEngine {
 
 /// The authenticator (server) side.
 struct EAPTLSServer: Sendable {
-    enum Stage: Sendable, Equatable { case identity, started, handshake, awaitingVerdict, done }
+    /// `rejecting`: the owner refused the chain mid-handshake and our TLS alert is on its way;
+    /// the peer's next Response (an ack, or its own alert) is answered with EAP-Failure.
+    enum Stage: Sendable, Equatable { case identity, started, handshake, awaitingVerdict, rejecting, done }
     let setup: EAPTLSServerSetup
     var stage = Stage.identity
     var identifier: UInt8
@@ -220,6 +236,12 @@ struct EAPTLSServer: Sendable {
     var lastRequest: [UInt8] = []
     var retransmissions = 0
     var deadline: PPPInstant?
+    /// The owner accepted the chain mid-handshake (the name for Success once the handshake ends).
+    var acceptedIdentity: String?
+    /// Why the owner refused the chain mid-handshake (sent as a TLS alert, then EAP-Failure).
+    var refusal: String?
+    /// TLS bytes the engine produced together with pausing (normally none), sent after the verdict.
+    var heldReply: [UInt8] = []
 
     init(setup: EAPTLSServerSetup, identifier: UInt8) {
         self.setup = setup
@@ -247,6 +269,7 @@ struct EAPTLSServer: Sendable {
         guard stage != .done, stage != .awaitingVerdict, let deadline, now >= deadline else { return [] }
         retransmissions += 1
         if retransmissions >= limits.maxConfigure {
+            if stage == .rejecting, let refusal { return fail(refusal) }
             self.deadline = nil
             stage = .done
             return [.failed(.authenticationTimeout)]
@@ -279,9 +302,7 @@ struct EAPTLSServer: Sendable {
                 if fragmenter.hasPendingOutput { return nextRequest(fragmenter.nextFragment(), now: now, limits: limits) }
                 // The client acknowledged our last flight: the handshake must now be complete.
                 guard engine.isComplete else { return fail(engine.failureReason ?? "TLS handshake incomplete") }
-                stage = .awaitingVerdict
-                deadline = nil
-                return [.verifyPeer(engine.peerCertificateChain)]
+                return handshakeComplete(engine)
             }
             switch fragmenter.receive(message) {
             case .invalid(let reason):
@@ -290,34 +311,92 @@ struct EAPTLSServer: Sendable {
                 return nextRequest(EAPTLSMessage(flags: 0), now: now, limits: limits)
             case .complete(let records):
                 let reply = engine.feed(records)
-                if let reason = engine.failureReason { return fail("TLS: \(reason)") }
-                guard !reply.isEmpty else {
-                    guard engine.isComplete else { return nextRequest(EAPTLSMessage(flags: 0), now: now, limits: limits) }
+                if let reason = engine.failureReason {
+                    // A TLS failure with an alert to send (e.g. protocol_version): the alert first, so
+                    // the peer learns why, then EAP-Failure (RFC 5216 §2.1.3).
+                    guard !reply.isEmpty else { return fail("TLS: \(reason)") }
+                    refusal = "TLS: \(reason)"
+                    stage = .rejecting
+                    fragmenter.queue(reply)
+                    return nextRequest(fragmenter.nextFragment(), now: now, limits: limits)
+                }
+                if let chain = engine.pendingPeerVerification {
+                    // Paused at the client's Certificate: the owner decides before our Finished goes out.
+                    heldReply = reply
                     stage = .awaitingVerdict
                     deadline = nil
-                    return [.verifyPeer(engine.peerCertificateChain)]
+                    return [.verifyPeer(chain)]
+                }
+                guard !reply.isEmpty else {
+                    guard engine.isComplete else { return nextRequest(EAPTLSMessage(flags: 0), now: now, limits: limits) }
+                    return handshakeComplete(engine)
                 }
                 fragmenter.queue(reply)
                 return nextRequest(fragmenter.nextFragment(), now: now, limits: limits)
             }
+        case (.rejecting, EAPType.tls):
+            // Our alert (in fragments if need be) reached the peer; its answer ends the exchange.
+            if let message = EAPTLSMessage.parse(packet.typeData), message.isAck, fragmenter.hasPendingOutput {
+                return nextRequest(fragmenter.nextFragment(), now: now, limits: limits)
+            }
+            return fail(refusal ?? "client certificate refused")
         default:
             return []
         }
     }
 
-    /// The owner's verdict on the client chain: EAP-Success with keys, or EAP-Failure.
-    mutating func verdict(_ verdict: EAPTLSPeerVerdict) -> [EAPOutput] {
+    /// Both Finished messages are through: Success if the owner already accepted the chain
+    /// mid-handshake, else ask for the verdict now (engines that do not pause).
+    mutating func handshakeComplete(_ engine: any EAPTLSEngine) -> [EAPOutput] {
+        if let acceptedIdentity { return succeed(acceptedIdentity, engine) }
+        stage = .awaitingVerdict
+        deadline = nil
+        return [.verifyPeer(engine.peerCertificateChain)]
+    }
+
+    mutating func succeed(_ name: String, _ engine: any EAPTLSEngine) -> [EAPOutput] {
+        guard let msk = engine.msk() else { return fail("TLS keying material unavailable") }
+        stage = .done
+        deadline = nil
+        // RFC 3748 §4.2: Success carries the identifier of the last Response.
+        return [.send(EAPPacket(code: EAPCode.success, identifier: identifier).frame()),
+                .succeeded(user: name, masterSendKey: Array(msk[32..<64]), masterReceiveKey: Array(msk[0..<32]))]
+    }
+
+    /// The owner's verdict on the client chain. Mid-handshake (the engine paused): accepted → our
+    /// Finished flight, Success after the peer acknowledges it; refused → a TLS alert, then
+    /// EAP-Failure (RFC 5216 §2.1.3). After the handshake: EAP-Success with keys, or EAP-Failure.
+    mutating func verdict(_ verdict: EAPTLSPeerVerdict, now: PPPInstant, limits: PPPNegotiationLimits) -> [EAPOutput] {
         guard stage == .awaitingVerdict, let engine else { return [] }
+        if engine.pendingPeerVerification != nil {
+            switch verdict {
+            case .accepted(let name):
+                let flight = heldReply + engine.resolvePeerVerification(accepted: true)
+                heldReply = []
+                if let reason = engine.failureReason { return fail("TLS: \(reason)") }
+                acceptedIdentity = name
+                stage = .handshake
+                guard !flight.isEmpty else {
+                    guard engine.isComplete else { return fail("TLS handshake stalled after the certificate was accepted") }
+                    return succeed(name, engine)
+                }
+                fragmenter.queue(flight)
+                return nextRequest(fragmenter.nextFragment(), now: now, limits: limits)
+            case .refused(let reason):
+                let alert = engine.resolvePeerVerification(accepted: false)
+                heldReply = []
+                guard !alert.isEmpty else { return fail(reason) }
+                refusal = reason
+                stage = .rejecting
+                fragmenter.queue(alert)
+                return nextRequest(fragmenter.nextFragment(), now: now, limits: limits)
+            }
+        }
         switch verdict {
         case .refused(let reason):
             return fail(reason)
         case .accepted(let name):
-            guard let msk = engine.msk() else { return fail("TLS keying material unavailable") }
-            stage = .done
-            deadline = nil
-            // RFC 3748 §4.2: Success carries the identifier of the last Response.
-            return [.send(EAPPacket(code: EAPCode.success, identifier: identifier).frame()),
-                    .succeeded(user: name, masterSendKey: Array(msk[32..<64]), masterReceiveKey: Array(msk[0..<32]))]
+            return succeed(name, engine)
         }
     }
 }
@@ -404,4 +483,57 @@ enum EAPOutput: Equatable, Sendable {
     case failed(PPPFailure)
     /// Server role: ask the owner to judge this chain (leaf first).
     case verifyPeer([[UInt8]])
+}
+
+/// The EAP-TLS authenticator on its own: bare EAP packets (RFC 3748 §4) in and out, no PPP framing.
+/// It is the very state machine `PPPSession` runs for `.eap` (`EAPTLSServer`), for carrying EAP
+/// over another lower layer — `vpngw p2s eap-tls-server` relays it through RADIUS to wpa_supplicant's
+/// eapol_test (Tests/netns/eap_tls_interop.sh). Retransmission is the lower layer's business here
+/// (RADIUS clients retransmit), so there is no timer; the owner bounds the whole exchange.
+public struct EAPTLSServerExchange: Sendable {
+    public enum Event: Equatable, Sendable {
+        /// One EAP packet for the peer (Request, Success or Failure).
+        case send([UInt8])
+        /// Judge the client's chain (leaf first, DER) and answer with `verdict(_:)`.
+        case verifyPeer(chain: [[UInt8]])
+        /// EAP-Success was sent. The keys are oriented as the SSTP server uses them:
+        /// `masterReceiveKey` = MSK[0..<32], `masterSendKey` = MSK[32..<64].
+        case succeeded(identity: String, masterSendKey: [UInt8], masterReceiveKey: [UInt8])
+        /// EAP-Failure was sent (when the failure came from the exchange itself).
+        case failed(PPPFailure)
+    }
+
+    var server: EAPTLSServer
+    let limits = PPPNegotiationLimits()
+
+    public init(setup: EAPTLSServerSetup, identifier: UInt8 = 0) {
+        server = EAPTLSServer(setup: setup, identifier: identifier)
+    }
+
+    /// The identity the peer gave in Response/Identity.
+    public var peerIdentity: String { server.identity }
+    public var isDone: Bool { server.stage == .done }
+
+    /// Request/Identity.
+    public mutating func start() -> [Event] { Self.map(server.start(now: .zero, limits: limits)) }
+
+    /// One EAP packet from the peer; malformed or unexpected packets are ignored (no events).
+    public mutating func receive(_ packet: [UInt8]) -> [Event] {
+        guard let parsed = EAPPacket.parse(packet) else { return [] }
+        return Self.map(server.receive(parsed, now: .zero, limits: limits))
+    }
+
+    /// The owner's verdict on the chain of `.verifyPeer`.
+    public mutating func verdict(_ verdict: EAPTLSPeerVerdict) -> [Event] { Self.map(server.verdict(verdict, now: .zero, limits: limits)) }
+
+    static func map(_ outputs: [EAPOutput]) -> [Event] {
+        outputs.compactMap { output in
+            switch output {
+            case .send(let frame): (try? PPPFrame.parse(frame)).map { .send($0.information) }
+            case .succeeded(let user, let send, let receive): .succeeded(identity: user, masterSendKey: send, masterReceiveKey: receive)
+            case .failed(let failure): .failed(failure)
+            case .verifyPeer(let chain): .verifyPeer(chain: chain)
+            }
+        }
+    }
 }

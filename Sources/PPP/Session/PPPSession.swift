@@ -347,7 +347,7 @@ public struct PPPSession: Sendable {
     /// Server role, EAP-TLS: the owner's decision on the chain of `.verifyPeer`.
     public mutating func peerCertificateVerdict(_ verdict: EAPTLSPeerVerdict, now: PPPInstant) -> [PPPAction] {
         guard var eapServer, phase == .authenticate else { return [] }
-        let outputs = eapServer.verdict(verdict)
+        let outputs = eapServer.verdict(verdict, now: now, limits: limits)
         self.eapServer = eapServer
         var actions: [PPPAction] = []
         eapOutputs(outputs, now: now, into: &actions)
