@@ -8,9 +8,9 @@ say() { printf '\n==> %s\n' "$*"; }
 
 # Debian packages: OpenSSL (ESP/IKE crypto), SQLite (state), pkg-config; curl, iproute2, ping,
 # tcpdump and iperf3 for the CLI and namespace tests; python3-pip; strongSwan with kernel-libipsec
-# (userspace ESP) as the interop peer.
+# (userspace ESP) as the interop peer; eapoltest (wpa_supplicant's eapol_test) as the EAP-TLS peer.
 APT_PACKAGES=(libssl-dev libsqlite3-dev pkg-config curl iproute2 iputils-ping tcpdump iperf3 python3-pip
-  strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins nftables socat sstp-client)
+  strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins nftables socat sstp-client eapoltest)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
