@@ -15,14 +15,9 @@ extension P2SCommand {
             commandName: "eap-tls-server",
             abstract: "Run one EAP-TLS server exchange over stdin/stdout (exists for interoperability testing).",
             discussion: """
-            Exists only for interop tests: it speaks bare EAP (RFC 3748) with the same EAP-TLS server,
-            TLS engine and client-certificate checks as `p2s serve` / the gateway agent, so a RADIUS shim
-            can put an independent EAP peer (eapol_test) in front of it.
-            Framing, both directions: 2-byte big-endian length, then the record. Records on stdin are
-            EAP Responses. Records on stdout are EAP packets (first byte = EAP code 1..4); the last record
-            is a JSON object (first byte '{'): {"outcome":"success"|"failure", "identity", "thumbprint",
-            "reason", "msk" (hex, 64 bytes: masterReceiveKey ‖ masterSendKey)}. The outcome is also
-            logged on stderr. Exits 0 on success, 1 on failure, 2 when --timeout expires.
+            Exists only for interop tests: it speaks bare EAP (RFC 3748) with the same EAP-TLS server, TLS engine and client-certificate checks as `p2s serve` and the gateway agent, so a RADIUS shim can put an independent EAP peer (eapol_test) in front of it (Tests/netns/eap_tls_interop.sh).
+
+            Framing, both directions: 2-byte big-endian length, then the record. Records on stdin are EAP Responses. Records on stdout are EAP packets (first byte = EAP code 1..4); the last record is a JSON object (first byte '{'): outcome ("success" or "failure"), identity, thumbprint, reason, msk (hex, 64 bytes: masterReceiveKey then masterSendKey). The outcome is also logged on stderr. Exits 0 on success, 1 on failure, 2 when --timeout expires.
             """,
             shouldDisplay: false)
         @Option(name: .customLong("root-ca"), parsing: .singleValue, help: "vpnClientRootCertificate (PEM file); repeatable.") var rootCA: [String]
