@@ -118,10 +118,12 @@ let package = Package(
         .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
         .testTarget(name: "ESPTests", dependencies: ["ESP", "CAllocationCounter"]),
         .testTarget(name: "IKETests", dependencies: ["IKE"]),
-        .testTarget(name: "DataPlaneTests", dependencies: ["DataPlane", "CAllocationCounter"]),
+        // Test support: plain byte-array reference code (checksums, packet builders) for packet tests.
+        .target(name: "PacketTestSupport", path: "Tests/PacketTestSupport"),
+        .testTarget(name: "DataPlaneTests", dependencies: ["DataPlane", "CAllocationCounter", "PacketTestSupport"]),
         .testTarget(name: "PPPTests", dependencies: ["PPP"]),
         // EAP-TLS end to end needs the real TLS engine (SSTPNIO's NIOEAPTLSEngine).
-        .testTarget(name: "SSTPTests", dependencies: ["SSTP", "SSTPNIO", "PPP", "DataPlane", "CAllocationCounter",
+        .testTarget(name: "SSTPTests", dependencies: ["SSTP", "SSTPNIO", "PPP", "DataPlane", "CAllocationCounter", "PacketTestSupport",
                                                       .product(name: "X509", package: "swift-certificates"),
                                                       .product(name: "SwiftASN1", package: "swift-asn1"),
                                                       .product(name: "Crypto", package: "swift-crypto"),

@@ -1,6 +1,7 @@
 import CAllocationCounter
 import DataPlane
 import Foundation
+import PacketTestSupport
 import SSTP
 import Testing
 @testable import SSTPNIO
@@ -8,49 +9,10 @@ import Testing
 // The P2S TUN offloads (SSTPNIO/TUNOffload.swift): reads cut into MSS segments, writes merged
 // per flow with the flow's order kept. Reference helpers are plain byte arrays.
 
-private func referenceChecksum(_ bytes: [UInt8]) -> UInt16 {
-    var sum: UInt32 = 0
-    var i = 0
-    while i + 1 < bytes.count { sum += UInt32(bytes[i]) << 8 | UInt32(bytes[i + 1]); i += 2 }
-    if i < bytes.count { sum += UInt32(bytes[i]) << 8 }
-    while sum >> 16 != 0 { sum = (sum & 0xffff) + (sum >> 16) }
-    return ~UInt16(sum)
-}
-private func be16(_ b: [UInt8], _ o: Int) -> Int { Int(b[o]) << 8 | Int(b[o + 1]) }
-private func be32(_ b: [UInt8], _ o: Int) -> UInt32 { UInt32(b[o]) << 24 | UInt32(b[o + 1]) << 16 | UInt32(b[o + 2]) << 8 | UInt32(b[o + 3]) }
-
-private func checksumsValid(_ p: [UInt8]) -> Bool {
-    let ihl = Int(p[0] & 0x0f) * 4
-    guard referenceChecksum(Array(p[0..<ihl])) == 0 else { return false }
-    let l4 = Array(p[ihl...])
-    let pseudo = Array(p[12..<20]) + [0, p[9], UInt8(l4.count >> 8), UInt8(l4.count & 0xff)]
-    return referenceChecksum(pseudo + l4) == 0
-}
-
-private func fillChecksums(_ p: inout [UInt8]) {
-    let ihl = Int(p[0] & 0x0f) * 4
-    p[10] = 0; p[11] = 0
-    let ip = referenceChecksum(Array(p[0..<ihl])); p[10] = UInt8(ip >> 8); p[11] = UInt8(ip & 0xff)
-    p[ihl + 16] = 0; p[ihl + 17] = 0
-    let tcp = Array(p[ihl...])
-    let pseudo = Array(p[12..<20]) + [0, 6, UInt8(tcp.count >> 8), UInt8(tcp.count & 0xff)]
-    let c = referenceChecksum(pseudo + tcp); p[ihl + 16] = UInt8(c >> 8); p[ihl + 17] = UInt8(c & 0xff)
-}
-
 /// IPv4/TCP 172.16.201.2:40000 → 10.1.0.2:5201 (a P2S client's upload), 12-byte timestamp option.
 private func tcpPacket(seq: UInt32, payload: [UInt8], flags: UInt8 = 0x10, sourcePort: UInt16 = 40000, id: UInt16 = 0x1234) -> [UInt8] {
-    let options: [UInt8] = [1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2]
-    let tcpLength = 20 + options.count
-    let total = 20 + tcpLength + payload.count
-    var p: [UInt8] = [0x45, 0, UInt8(total >> 8 & 0xff), UInt8(total & 0xff), UInt8(id >> 8), UInt8(id & 0xff), 0x40, 0, 64, 6, 0, 0,
-                      172, 16, 201, 2, 10, 1, 0, 2]
-    p += [UInt8(sourcePort >> 8), UInt8(sourcePort & 0xff), 0x14, 0x51]
-    p += [UInt8(seq >> 24), UInt8(seq >> 16 & 0xff), UInt8(seq >> 8 & 0xff), UInt8(seq & 0xff)]
-    p += [0, 0, 0x10, 0x01]
-    p += [UInt8(tcpLength / 4) << 4, flags, 0x01, 0xf5, 0, 0, 0, 0]
-    p += options + payload
-    fillChecksums(&p)
-    return p
+    referenceTCPPacket(source: [172, 16, 201, 2], destination: [10, 1, 0, 2], sourcePort: sourcePort, destinationPort: 5201,
+                       seq: seq, ack: 0x1001, payload: payload, flags: flags, id: id)
 }
 
 private func pattern(_ n: Int, seed: Int = 3) -> [UInt8] { (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 17 &+ seed &+ $0 >> 9) } }
