@@ -1,11 +1,19 @@
 // The TLS half of EAP-TLS (RFC 5216) for the pure PPP core: swift-nio-ssl's NIOSSLHandler inside
 // an EmbeddedChannel, so TLS records go in and out as bytes and no TLS is written by hand.
-//   TLS 1.2 only (RFC 5216; TLS 1.3 EAP-TLS is RFC 9190 with other keys and a commitment message).
-//   Keys: NIOSSL exposes no SSL_export_keying_material. The exporter of RFC 5705 without context
-//   is PRF(master_secret, label, client_random ‖ server_random) (RFC 5705 §4), so the engine takes
-//   client_random and master_secret from NIOSSL's public `keyLogCallback` (NSS key-log line
-//   "CLIENT_RANDOM <cr> <ms>"), server_random and the cipher suite (which fixes the PRF hash)
-//   from the ServerHello record it relays anyway, and computes the TLS 1.2 PRF with swift-crypto.
+//   TLS 1.2 (RFC 5216) and TLS 1.3 (RFC 9190), both by default; the owner may narrow the range.
+//   Keys: NIOSSL exposes no SSL_export_keying_material, so the engine computes the exporter itself
+//   from secrets BoringSSL hands NIOSSL's public `keyLogCallback` (NSS key-log format):
+//   TLS 1.2: RFC 5705 §4, PRF(master_secret, label, client_random ‖ server_random [‖ context]),
+//     master_secret from "CLIENT_RANDOM <cr> <ms>", server_random and the cipher suite (which
+//     fixes the PRF hash) from the ServerHello record it relays anyway.
+//   TLS 1.3: RFC 8446 §7.5, HKDF-Expand-Label(Derive-Secret(exporter_master_secret, label, ""),
+//     "exporter", Hash(context), length), exporter_master_secret from "EXPORTER_SECRET <cr> <s>"
+//     (BoringSSL tls13_derive_application_secrets), the hash from its length (32: SHA-256, 48: SHA-384).
+//   TLS 1.3 application data: the server writes RFC 9190's success indication through the
+//   handler (`sendApplicationData`); the client collects what it decrypts (`receivedApplicationData`).
+//   Session tickets: NIOSSL has no switch for them; a TLS 1.3 server sends NewSessionTickets when
+//   the client offers psk_key_exchange_modes. They precede the success indication, as RFC 9190
+//   §2.1.1 allows, and can never resume (every engine is a new SSL_CTX with fresh ticket keys).
 //   Client certificates: the server's NIOSSL hands the chain to a custom verification callback
 //   (BoringSSL still checks CertificateVerify, i.e. possession of the key) whose promise stays open:
 //   the handshake pauses (`pendingPeerVerification`) until the owner (`SSTPClientCertificatePolicy`:
@@ -38,24 +46,40 @@ public final class NIOEAPTLSEngine: EAPTLSEngine, @unchecked Sendable {
         var peerChain: [[UInt8]] = []
         /// Open while the handshake waits for the owner's verdict on `peerChain`.
         var pendingVerification: EventLoopPromise<NIOSSLVerificationResult>?
+        /// Decrypted application data from the peer (TLS 1.3 EAP-TLS: the server's 0x00).
+        var applicationData: [UInt8] = []
         func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
             if let tls = event as? TLSUserEvent, case .handshakeCompleted = tls { complete = true }
         }
         func errorCaught(context: ChannelHandlerContext, error: any Error) {
             if self.error == nil { self.error = "\(error)" }
         }
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {}  // no application data in EAP-TLS
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            // Bounded: EAP-TLS carries at most the one-byte success indication.
+            let bytes = unwrapInboundIn(data).readableBytesView
+            if applicationData.count + bytes.count <= 64 { applicationData += bytes } else if error == nil { error = "unexpected TLS application data" }
+        }
     }
 
     final class KeyLogBox: @unchecked Sendable {
         var clientRandom: [UInt8]?
         var masterSecret: [UInt8]?
+        /// TLS 1.3's exporter_master_secret; logged only when TLS 1.3 was negotiated.
+        var exporterSecret: [UInt8]?
         func take(_ line: ByteBuffer) {
-            let text = String(buffer: line).trimmingCharacters(in: .whitespacesAndNewlines)
+            let text = String(buffer: line).trimmingCharacters(in: .whitespacesAndNewlines.union(CharacterSet(charactersIn: "\0")))
             let parts = text.split(separator: " ")
-            guard parts.count == 3, parts[0] == "CLIENT_RANDOM" else { return }
-            clientRandom = Self.unhex(parts[1])
-            masterSecret = Self.unhex(parts[2])
+            guard parts.count == 3 else { return }
+            switch parts[0] {
+            case "CLIENT_RANDOM":
+                clientRandom = Self.unhex(parts[1])
+                masterSecret = Self.unhex(parts[2])
+            case "EXPORTER_SECRET":
+                clientRandom = Self.unhex(parts[1])
+                exporterSecret = Self.unhex(parts[2])
+            default:
+                break
+            }
         }
         static func unhex<S: StringProtocol>(_ s: S) -> [UInt8]? {
             var out: [UInt8] = []
@@ -69,12 +93,13 @@ public final class NIOEAPTLSEngine: EAPTLSEngine, @unchecked Sendable {
     }
 
     /// Server role: our certificate and key (the gateway's SSTP identity); any client chain is
-    /// recorded for the owner's decision.
-    public init(serverChain: [NIOSSLCertificate], privateKey: NIOSSLPrivateKey) throws {
+    /// recorded for the owner's decision. TLS 1.2 and 1.3 unless narrowed (tests).
+    public init(serverChain: [NIOSSLCertificate], privateKey: NIOSSLPrivateKey,
+                minimumTLSVersion: TLSVersion = .tlsv12, maximumTLSVersion: TLSVersion = .tlsv13) throws {
         isServer = true
         var tls = TLSConfiguration.makeServerConfiguration(certificateChain: serverChain.map { .certificate($0) }, privateKey: .privateKey(privateKey))
-        tls.minimumTLSVersion = .tlsv12
-        tls.maximumTLSVersion = .tlsv12
+        tls.minimumTLSVersion = minimumTLSVersion
+        tls.maximumTLSVersion = maximumTLSVersion
         tls.certificateVerification = .noHostnameVerification  // request (and require) a client certificate
         tls.trustRoots = .certificates([])  // the custom callback decides; do not load the system store per session
         let secrets = self.secrets
@@ -92,11 +117,12 @@ public final class NIOEAPTLSEngine: EAPTLSEngine, @unchecked Sendable {
     /// Client role: our certificate chain (leaf first) and key. The server's certificate is not
     /// checked here: the SSTP crypto binding ties this inner TLS to the outer one, whose server
     /// certificate the client already judged.
-    public init(clientChain: [NIOSSLCertificate], privateKey: NIOSSLPrivateKey) throws {
+    public init(clientChain: [NIOSSLCertificate], privateKey: NIOSSLPrivateKey,
+                minimumTLSVersion: TLSVersion = .tlsv12, maximumTLSVersion: TLSVersion = .tlsv13) throws {
         isServer = false
         var tls = TLSConfiguration.makeClientConfiguration()
-        tls.minimumTLSVersion = .tlsv12
-        tls.maximumTLSVersion = .tlsv12
+        tls.minimumTLSVersion = minimumTLSVersion
+        tls.maximumTLSVersion = maximumTLSVersion
         tls.certificateVerification = .none
         tls.certificateChain = clientChain.map { .certificate($0) }
         tls.privateKey = .privateKey(privateKey)
@@ -133,7 +159,7 @@ public final class NIOEAPTLSEngine: EAPTLSEngine, @unchecked Sendable {
         return out
     }
 
-    /// The first bytes the server sends begin with the ServerHello record (TLS 1.2, in clear).
+    /// The first bytes the server sends begin with the ServerHello record (in clear, both versions).
     func noteServerFlight(_ bytes: [UInt8]) {
         guard !sawServerFlight, !bytes.isEmpty else { return }
         sawServerFlight = true
@@ -158,11 +184,56 @@ public final class NIOEAPTLSEngine: EAPTLSEngine, @unchecked Sendable {
     public var failureReason: String? { observer.error }
     public var peerCertificateChain: [[UInt8]] { observer.peerChain }
 
-    public func exportKeyingMaterial(label: String, length: Int) -> [UInt8]? {
-        guard isComplete, let clientRandom = secrets.clientRandom, let master = secrets.masterSecret,
-              let serverRandom, let cipherSuite else { return nil }
-        return TLS12PRF.compute(secret: master, label: Array(label.utf8), seed: clientRandom + serverRandom, length: length,
+    public var negotiatedTLS13: Bool { secrets.exporterSecret != nil }
+    public var receivedApplicationData: [UInt8] { observer.applicationData }
+
+    public func sendApplicationData(_ bytes: [UInt8]) -> [UInt8] {
+        guard isComplete else { return [] }
+        channel.writeAndFlush(ByteBuffer(bytes: bytes), promise: nil)
+        return drain()
+    }
+
+    public func exportKeyingMaterial(label: String, context: [UInt8]?, length: Int) -> [UInt8]? {
+        guard isComplete else { return nil }
+        if let exporterSecret = secrets.exporterSecret {
+            return TLS13Exporter.compute(exporterSecret: exporterSecret, label: Array(label.utf8), context: context ?? [], length: length)
+        }
+        guard let clientRandom = secrets.clientRandom, let master = secrets.masterSecret, let serverRandom, let cipherSuite else { return nil }
+        var seed = clientRandom + serverRandom
+        if let context {  // RFC 5705 §4: a present context (even empty) is length-prefixed into the seed
+            guard context.count <= 0xFFFF else { return nil }
+            seed += [UInt8(context.count >> 8), UInt8(context.count & 0xFF)] + context
+        }
+        return TLS12PRF.compute(secret: master, label: Array(label.utf8), seed: seed, length: length,
                                 sha384: TLS12PRF.usesSHA384(cipherSuite))
+    }
+}
+
+/// The TLS 1.3 exporter (RFC 8446 §7.5) from exporter_master_secret, whose length names the hash
+/// (every TLS 1.3 suite is SHA-256 or SHA-384 based).
+public enum TLS13Exporter {
+    /// nil when the secret is neither 32 (SHA-256) nor 48 (SHA-384) bytes, or length > 255 × hash.
+    public static func compute(exporterSecret: [UInt8], label: [UInt8], context: [UInt8], length: Int) -> [UInt8]? {
+        switch exporterSecret.count {
+        case 32: compute(SHA256.self, exporterSecret, label, context, length)
+        case 48: compute(SHA384.self, exporterSecret, label, context, length)
+        default: nil
+        }
+    }
+
+    static func compute<H: HashFunction>(_: H.Type, _ secret: [UInt8], _ label: [UInt8], _ context: [UInt8], _ length: Int) -> [UInt8]? {
+        guard length <= 255 * H.Digest.byteCount, label.count <= 249 else { return nil }
+        // Derive-Secret(Secret, Label, "") = HKDF-Expand-Label(Secret, Label, Hash(""), Hash.length)
+        let derived = expandLabel(H.self, secret: secret, label: label, context: Array(H.hash(data: [UInt8]())), length: H.Digest.byteCount)
+        return expandLabel(H.self, secret: derived, label: Array("exporter".utf8), context: Array(H.hash(data: context)), length: length)
+    }
+
+    /// HKDF-Expand-Label (RFC 8446 §7.1): info = uint16 length ‖ <"tls13 " ‖ label> ‖ <context>.
+    public static func expandLabel<H: HashFunction>(_: H.Type, secret: [UInt8], label: [UInt8], context: [UInt8], length: Int) -> [UInt8] {
+        let fullLabel = Array("tls13 ".utf8) + label
+        let info = [UInt8(length >> 8), UInt8(length & 0xFF), UInt8(fullLabel.count)] + fullLabel + [UInt8(context.count)] + context
+        let key = HKDF<H>.expand(pseudoRandomKey: SymmetricKey(data: secret), info: info, outputByteCount: length)
+        return key.withUnsafeBytes { Array($0) }
     }
 }
 

@@ -23,13 +23,20 @@ struct PKI {
                    server: try! SSTPServerIdentity.selfSigned(commonName: "10.99.0.1"))
     }()
 
-    func serverSetup(fragmentSize: Int = 1000) -> EAPTLSServerSetup {
+    /// Both TLS versions unless narrowed; `tls` pins one (the tests' knob for TLS 1.2 vs 1.3).
+    func serverSetup(fragmentSize: Int = 1000, tls: TLSVersion? = nil) -> EAPTLSServerSetup {
         let server = self.server
-        return EAPTLSServerSetup(fragmentSize: fragmentSize) { try NIOEAPTLSEngine(serverChain: server.certificateChain, privateKey: server.privateKey) }
+        return EAPTLSServerSetup(fragmentSize: fragmentSize) {
+            try NIOEAPTLSEngine(serverChain: server.certificateChain, privateKey: server.privateKey,
+                                minimumTLSVersion: tls ?? .tlsv12, maximumTLSVersion: tls ?? .tlsv13)
+        }
     }
 
-    func clientSetup(_ cert: P2SCertificate, fragmentSize: Int = 1000) -> EAPTLSClientSetup {
-        EAPTLSClientSetup(identity: "alice-laptop", fragmentSize: fragmentSize) { try NIOEAPTLSEngine(clientChain: try cert.nioChain(), privateKey: try cert.nioKey()) }
+    func clientSetup(_ cert: P2SCertificate, fragmentSize: Int = 1000, tls: TLSVersion? = nil) -> EAPTLSClientSetup {
+        EAPTLSClientSetup(identity: "alice-laptop", fragmentSize: fragmentSize) {
+            try NIOEAPTLSEngine(clientChain: try cert.nioChain(), privateKey: try cert.nioKey(),
+                                minimumTLSVersion: tls ?? .tlsv12, maximumTLSVersion: tls ?? .tlsv13)
+        }
     }
 }
 
@@ -88,9 +95,73 @@ struct PPPPair {
     static func networkUp(_ log: [PPPAction]) -> Bool { log.contains { if case .networkUp = $0 { true } else { false } } }
 }
 
-func eapServerConfig(_ pki: PKI, methods: [PPPAuthenticationProtocol] = [.eap], fragmentSize: Int = 1000) -> PPPServerConfiguration {
+func eapServerConfig(_ pki: PKI, methods: [PPPAuthenticationProtocol] = [.eap], fragmentSize: Int = 1000, tls: TLSVersion? = nil) -> PPPServerConfiguration {
     PPPServerConfiguration(users: ["bob": MSCHAPv2Credential(password: "pw")], localAddress: PPPIPv4Address(172, 16, 0, 1),
-                           clientAddress: PPPIPv4Address(172, 16, 0, 10), authentication: methods, eapTLS: pki.serverSetup(fragmentSize: fragmentSize))
+                           clientAddress: PPPIPv4Address(172, 16, 0, 10), authentication: methods, eapTLS: pki.serverSetup(fragmentSize: fragmentSize, tls: tls))
+}
+
+/// The TLS versions the parameterized tests run with (nil = both allowed, TLS 1.3 negotiated).
+let tlsVersions: [TLSVersion?] = [.tlsv12, .tlsv13, nil]
+
+/// `EAPTLSServerExchange` (bare EAP) against `EAPTLSClient`, packet by packet. `intercept` sees each
+/// packet for the client first and may replace it (nil = deliver unchanged).
+struct BareEAPRun {
+    var server: EAPTLSServerExchange
+    var client: EAPTLSClient
+    var serverEvents: [EAPTLSServerExchange.Event] = []
+    var clientOutputs: [EAPOutput] = []
+    /// EAP packets the server sent, in order, and how many had been sent when the verdict came.
+    var toClient: [[UInt8]] = []
+    var sentBeforeVerdict = 0
+
+    init(server: EAPTLSServerSetup, client: EAPTLSClientSetup) {
+        self.server = EAPTLSServerExchange(setup: server, identifier: 7)
+        self.client = EAPTLSClient(setup: client)
+    }
+
+    mutating func run(verify: ([[UInt8]]) async -> EAPTLSPeerVerdict, intercept: (([UInt8]) -> [UInt8]?)? = nil) async {
+        var pending = server.start(), queue: [[UInt8]] = []
+        for _ in 0..<300 {
+            while !pending.isEmpty {
+                let event = pending.removeFirst()
+                serverEvents.append(event)
+                switch event {
+                case .send(let p): queue.append(p); toClient.append(p)
+                case .verifyPeer(let chain):
+                    sentBeforeVerdict = toClient.count
+                    pending += server.verdict(await verify(chain))
+                default: break
+                }
+            }
+            guard !queue.isEmpty else { break }
+            var packet = queue.removeFirst()
+            if let replaced = intercept?(packet) { packet = replaced }
+            guard let parsed = EAPPacket.parse(packet) else { break }
+            for out in client.receive(parsed) {
+                clientOutputs.append(out)
+                if case .send(let frame) = out { pending += server.receive((try! PPPFrame.parse(frame)).information) }
+            }
+        }
+    }
+
+    var serverKeys: (send: [UInt8], receive: [UInt8])? {
+        for e in serverEvents { if case .succeeded(_, let s, let r) = e { return (s, r) } }
+        return nil
+    }
+    var clientKeys: (send: [UInt8], receive: [UInt8])? {
+        for o in clientOutputs { if case .succeeded(_, let s, let r) = o { return (s, r) } }
+        return nil
+    }
+    var serverFailure: PPPFailure? {
+        for e in serverEvents { if case .failed(let f) = e { return f } }
+        return nil
+    }
+    var clientFailure: PPPFailure? {
+        for o in clientOutputs { if case .failed(let f) = o { return f } }
+        return nil
+    }
+    /// EAP codes the server sent after the verdict (1 Request, 3 Success, 4 Failure).
+    var codesAfterVerdict: [UInt8] { toClient.dropFirst(sentBeforeVerdict).map { $0[0] } }
 }
 
 @Suite struct EAPTLSTests {
@@ -108,6 +179,24 @@ func eapServerConfig(_ pki: PKI, methods: [PPPAuthenticationProtocol] = [.eap], 
         #expect(out384 == hex("DD88775CD827187B67A3F7652B5C13F715791CC46E0274A6D3FB16651103DEFC544CD8AFB68369A219BB918B8B21DDB1764AF0A70339E6DEC085E574F655851B"))
     }
 
+    /// RFC 8446 §7.5 against OpenSSL 3.0: `openssl s_client -tls1_3 -ciphersuites <suite>
+    /// -keylogfile … -keymatexport EXPORTER_EAP_TLS_Key_Material -keymatexportlen 128` (no context,
+    /// which TLS 1.3 defines as the empty context); the secret is the key log's EXPORTER_SECRET.
+    @Test func tls13ExporterMatchesOpenSSL() {
+        let label = Array("EXPORTER_EAP_TLS_Key_Material".utf8)
+        let sha256 = TLS13Exporter.compute(exporterSecret: hex("322b926ce2b51f518dcb87864b9376eb68d5f3290fd0949fe68afe94fc323495"),
+                                           label: label, context: [], length: 128)
+        #expect(sha256 == hex("FDC6547688D4002B9C3E8CFE0610ADA10DE0E3BA31D28390089CCC0C49C97AC3737707F279BB9C4059A6A318ADAF6E8C"
+                              + "3741461930122CE6310C86C17272CEA128B391EE8D46731EA640C2873F747FDA55E347B94EF56099E44F0D9E9754A492"
+                              + "E57EBA743B84D940C843D5FD037A124C032C5C5A767B2A9BD361F238890518C1"))
+        let sha384 = TLS13Exporter.compute(exporterSecret: hex("5b845eedf65321cfcf11e2d15a23572c653a8c26d28db83ed927d2a00111442d6327113b17b7b5ada9d97cd9d44fb711"),
+                                           label: label, context: [], length: 128)
+        #expect(sha384 == hex("70A841CF9DC632DD147A605FD8B1A65800E085A1B9B0BB3ACB975B0DDCFA946065C82786C54CD2C05AC0E1A1EB2CD846"
+                              + "A4F64203BCF4838AD906D5E1C50AF7AE5FF2D30C5015DE3C39F1E18064C1E6427AE52769B84B9A192687B8EB1FC605"
+                              + "BC1FA822E081E2FFDA2120295389C7D1B847FC22C560B552878807CE63AEC7F5D3"))
+        #expect(TLS13Exporter.compute(exporterSecret: [UInt8](repeating: 1, count: 20), label: label, context: [], length: 64) == nil)
+    }
+
     @Test func sstpClientEAPTLSBindingVector() {
         // sstp-client src/sstp-cmac.c sstp_test_tls (Win 8.1 ↔ Win2K19 RAS, EAP-TLS): HLAK = MSK[0..<32].
         let msk = hex("bb2c17edbaa643b3d511eb9848792b7cab5f5d709fe9bdf89b5deaf5a8c17db7") + hex("6db2817cdc55aa42c3a1ff3389be08e2effe8b2dc719074a43cfbb8acf7414ce")
@@ -123,10 +212,10 @@ func eapServerConfig(_ pki: PKI, methods: [PPPAuthenticationProtocol] = [.eap], 
                 == hex("fe6473c7d183914e483fea1b12a6e760a4da16b62fab12a0a1e54e0ec325b24e"))
     }
 
-    @Test func pppEAPTLSReachesNetworkUpWithMatchingKeys() async {
+    @Test(arguments: tlsVersions) func pppEAPTLSReachesNetworkUpWithMatchingKeys(tls: TLSVersion?) async {
         let policy = self.policy
-        var pair = PPPPair(server: eapServerConfig(pki),
-                           client: PPPClientConfiguration(userName: "alice-laptop", password: "", eapTLS: pki.clientSetup(pki.client)),
+        var pair = PPPPair(server: eapServerConfig(pki, tls: tls),
+                           client: PPPClientConfiguration(userName: "alice-laptop", password: "", eapTLS: pki.clientSetup(pki.client, tls: tls)),
                            verify: { await policy.verify(chain: $0).verdict })
         await pair.run()
         #expect(PPPPair.failure(pair.serverLog) == nil)
@@ -144,20 +233,20 @@ func eapServerConfig(_ pki: PKI, methods: [PPPAuthenticationProtocol] = [.eap], 
         #expect(sh == ch && sh != [UInt8](repeating: 0, count: 32))
     }
 
-    @Test func smallFragmentsReassemble() async {
+    @Test(arguments: [TLSVersion.tlsv12, .tlsv13]) func smallFragmentsReassemble(tls: TLSVersion) async {
         let policy = self.policy
         var pair = PPPPair(server: eapServerConfig(pki, fragmentSize: 100),
-                           client: PPPClientConfiguration(userName: "x", password: "", eapTLS: pki.clientSetup(pki.client, fragmentSize: 77)),
+                           client: PPPClientConfiguration(userName: "x", password: "", eapTLS: pki.clientSetup(pki.client, fragmentSize: 77, tls: tls)),
                            verify: { await policy.verify(chain: $0).verdict })
         await pair.run()
         #expect(PPPPair.networkUp(pair.serverLog) && PPPPair.networkUp(pair.clientLog))
         #expect(pair.eapFramesToServer > 10)
     }
 
-    @Test func unknownRootRefused() async {
+    @Test(arguments: [TLSVersion.tlsv12, .tlsv13]) func unknownRootRefused(tls: TLSVersion) async {
         let policy = self.policy
         var pair = PPPPair(server: eapServerConfig(pki),
-                           client: PPPClientConfiguration(userName: "m", password: "", eapTLS: pki.clientSetup(pki.stranger)),
+                           client: PPPClientConfiguration(userName: "m", password: "", eapTLS: pki.clientSetup(pki.stranger, tls: tls)),
                            verify: { await policy.verify(chain: $0).verdict })
         await pair.run()
         guard case .certificateRefused(let reason) = PPPPair.failure(pair.serverLog) else { Issue.record("not refused"); return }
@@ -193,10 +282,11 @@ func eapServerConfig(_ pki: PKI, methods: [PPPAuthenticationProtocol] = [.eap], 
     /// certificate is judged *during* the handshake. A refused chain gets a TLS alert (record type
     /// 21) and never our ChangeCipherSpec/Finished — a peer that has seen the server's Finished
     /// treats the authentication as unconditionally successful and ignores a later EAP-Failure.
+    /// TLS 1.2 (in TLS 1.3 our Finished precedes the client's Certificate; see tls13… below).
     @Test func refusalIsATLSAlertBeforeOurFinished() async {
         let policy = self.policy
         var refused = PPPPair(server: eapServerConfig(pki),
-                              client: PPPClientConfiguration(userName: "m", password: "", eapTLS: pki.clientSetup(pki.stranger)),
+                              client: PPPClientConfiguration(userName: "m", password: "", eapTLS: pki.clientSetup(pki.stranger, tls: .tlsv12)),
                               verify: { await policy.verify(chain: $0).verdict })
         await refused.run()
         let r = Self.serverRecords(refused.serverLog)
@@ -205,7 +295,7 @@ func eapServerConfig(_ pki: PKI, methods: [PPPAuthenticationProtocol] = [.eap], 
         #expect(PPPPair.failure(refused.serverLog).map { if case .certificateRefused = $0 { true } else { false } } == true)
 
         var accepted = PPPPair(server: eapServerConfig(pki),
-                               client: PPPClientConfiguration(userName: "a", password: "", eapTLS: pki.clientSetup(pki.client)),
+                               client: PPPClientConfiguration(userName: "a", password: "", eapTLS: pki.clientSetup(pki.client, tls: .tlsv12)),
                                verify: { await policy.verify(chain: $0).verdict })
         await accepted.run()
         let a = Self.serverRecords(accepted.serverLog)
@@ -246,10 +336,10 @@ func eapServerConfig(_ pki: PKI, methods: [PPPAuthenticationProtocol] = [.eap], 
         #expect(serverKeys != nil && serverKeys?.send == clientKeys?.receive && serverKeys?.receive == clientKeys?.send)
     }
 
-    @Test func revokedRefused() async {
+    @Test(arguments: [TLSVersion.tlsv12, .tlsv13]) func revokedRefused(tls: TLSVersion) async {
         let policy = SSTPClientCertificatePolicy(roots: [pki.root.certificate], revoked: [pki.client.thumbprint.lowercased()])
         var pair = PPPPair(server: eapServerConfig(pki),
-                           client: PPPClientConfiguration(userName: "a", password: "", eapTLS: pki.clientSetup(pki.client)),
+                           client: PPPClientConfiguration(userName: "a", password: "", eapTLS: pki.clientSetup(pki.client, tls: tls)),
                            verify: { await policy.verify(chain: $0).verdict })
         await pair.run()
         guard case .certificateRefused(let reason) = PPPPair.failure(pair.serverLog) else { Issue.record("not refused"); return }
@@ -273,17 +363,88 @@ func eapServerConfig(_ pki: PKI, methods: [PPPAuthenticationProtocol] = [.eap], 
         #expect(PPPPair.keys(cert.serverLog)?.user == "alice-laptop")
     }
 
-    @Test func sstpCallWithEAPTLSBindsAndConnects() {
+    @Test(arguments: tlsVersions) func sstpCallWithEAPTLSBindsAndConnects(tls: TLSVersion?) {
         var server = serverConfiguration()
         server.ppp = eapServerConfig(pki)
         var client = clientConfiguration()
-        client.ppp = PPPClientConfiguration(userName: "alice-laptop", password: "", eapTLS: pki.clientSetup(pki.client))
+        client.ppp = PPPClientConfiguration(userName: "alice-laptop", password: "", eapTLS: pki.clientSetup(pki.client, tls: tls))
         var call = Call(server: server, client: client)
         let expected = pki.client.thumbprint
         call.verify = { SSTPClientCertificatePolicy.thumbprint(der: $0.first ?? []) == expected ? .accepted(identity: "alice-laptop") : .refused(reason: "?") }
         call.run()
         #expect(call.server.state == .connected)
         #expect(call.serverLog.contains { if case .connected(let user, _) = $0 { user == "alice-laptop" } else { false } })
+    }
+
+    /// The versions through the bare exchange: TLS 1.3 (RFC 9190) ends with a Request carrying
+    /// our NewSessionTickets and the protected success indication — the client decrypts exactly
+    /// 0x00 — and EAP-Success only after the client's ack; the MSK is RFC 9190's exporter
+    /// (Key_Material[0..<64]), not RFC 5216's label. TLS 1.2 stays as it was: no application data.
+    @Test(arguments: [TLSVersion.tlsv12, .tlsv13]) func versionsSuccessIndicationAndKeys(tls: TLSVersion) async {
+        let policy = self.policy
+        var run = BareEAPRun(server: pki.serverSetup(), client: pki.clientSetup(pki.client, tls: tls))
+        await run.run(verify: { await policy.verify(chain: $0).verdict })
+        guard let engine = run.client.engine, let client = run.clientKeys, let server = run.serverKeys else {
+            Issue.record("no success: server \(String(describing: run.serverFailure)) client \(String(describing: run.clientFailure))"); return
+        }
+        #expect(server.send == client.receive && server.receive == client.send)
+        let codes = run.codesAfterVerdict
+        #expect(codes.count >= 2 && codes.last == EAPCode.success && codes.dropLast().allSatisfy { $0 == EAPCode.request })
+        let msk = client.send + client.receive
+        if tls == .tlsv13 {
+            #expect(engine.negotiatedTLS13)
+            #expect(engine.receivedApplicationData == EAPTLS13.commitment)
+            let material = engine.exportKeyingMaterial(label: "EXPORTER_EAP_TLS_Key_Material", context: [0x0D], length: 128)
+            #expect(material.map { Array($0[0..<64]) } == msk)
+            #expect(engine.exportKeyingMaterial(label: "EXPORTER_EAP_TLS_Key_Material", context: nil, length: 64) != Array(msk))
+            #expect(engine.exportKeyingMaterial(label: "client EAP encryption", context: nil, length: 64) != Array(msk))
+        } else {
+            #expect(!engine.negotiatedTLS13)
+            #expect(engine.receivedApplicationData.isEmpty)
+            #expect(engine.exportKeyingMaterial(label: "client EAP encryption", context: nil, length: 64) == Array(msk))
+        }
+    }
+
+    /// RFC 9190 refusal: the client's Certificate comes after our Finished in TLS 1.3, so the
+    /// refusal is an (encrypted) certificate_unknown alert in place of the success indication, then
+    /// EAP-Failure; the client never sees 0x00.
+    @Test func tls13RefusalIsAnAlertWithoutSuccessIndication() async {
+        let policy = self.policy
+        var run = BareEAPRun(server: pki.serverSetup(), client: pki.clientSetup(pki.stranger, tls: .tlsv13))
+        await run.run(verify: { await policy.verify(chain: $0).verdict })
+        #expect(run.client.engine?.negotiatedTLS13 == true)
+        #expect(run.client.engine?.receivedApplicationData == [])
+        #expect(run.codesAfterVerdict == [EAPCode.request, EAPCode.failure])
+        guard case .certificateRefused(let reason) = run.serverFailure else { Issue.record("server did not refuse"); return }
+        #expect(reason.contains("does not chain"))
+        guard case .eapFailure(let tls) = run.clientFailure else { Issue.record("client did not fail"); return }
+        #expect(tls?.contains("CERTIFICATE_UNKNOWN") == true)
+        #expect(run.clientKeys == nil && run.serverKeys == nil)
+    }
+
+    /// RFC 9190 §2.5 on the client: an EAP-Success in place of the success indication (e.g. forged,
+    /// EAP-Success is unprotected) is a failure, not keys.
+    @Test func tls13ClientRefusesSuccessWithoutIndication() async {
+        final class Flag: @unchecked Sendable { var verdictGiven = false }
+        let flag = Flag()
+        var run = BareEAPRun(server: pki.serverSetup(), client: pki.clientSetup(pki.client, tls: .tlsv13))
+        await run.run(verify: { _ in flag.verdictGiven = true; return .accepted(identity: "alice") },
+                      intercept: { packet in
+                          guard flag.verdictGiven, packet[0] == EAPCode.request else { return nil }
+                          return [EAPCode.success, packet[1], 0, 4]
+                      })
+        #expect(run.clientKeys == nil)
+        guard case .eapFailure(let why) = run.clientFailure else { Issue.record("client did not fail"); return }
+        #expect(why?.contains("protected success indication") == true)
+    }
+
+    /// A TLS 1.3-only client against a server narrowed to TLS 1.2: protocol_version alert, Failure.
+    @Test func tls13OnlyClientAgainstTLS12OnlyServer() async {
+        var run = BareEAPRun(server: pki.serverSetup(tls: .tlsv12), client: pki.clientSetup(pki.client, tls: .tlsv13))
+        await run.run(verify: { _ in .accepted(identity: "x") })
+        guard case .certificateRefused(let reason) = run.serverFailure else { Issue.record("server did not refuse"); return }
+        #expect(reason.contains("UNSUPPORTED_PROTOCOL"))
+        #expect(run.clientFailure != nil && run.clientKeys == nil)
     }
 
     @Test func garbageEAPIsHarmless() {

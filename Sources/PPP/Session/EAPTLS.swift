@@ -4,9 +4,13 @@
 //   server: Request/Identity → Response/Identity → Request/TLS-Start (S) → TLS records in
 //           fragments (L/M flags, empty Response/Request = fragment ACK) → handshake complete →
 //           the owner verifies the client chain (`.verifyPeer`) → Success, or Failure.
+//           TLS 1.3 (RFC 9190): after the client's Finished, our NewSessionTickets (if any) and the
+//           protected success indication (one byte 0x00 of application data, §2.5) in one
+//           Request; Success after the peer's ack. A refusal is still an alert and no 0x00.
 //   client: answers Identity, Naks other methods with 13, drives its engine from TLS-Start,
-//           acknowledges fragments, and on Success exports the MSK.
-// Keys (RFC 5216 §2.3): MSK = TLS-Exporter("client EAP encryption", 64). Oriented like pppd's
+//           acknowledges fragments, and on Success exports the MSK (TLS 1.3: only after the 0x00).
+// Keys: TLS 1.2 (RFC 5216 §2.3) MSK = TLS-PRF("client EAP encryption", 64); TLS 1.3 (RFC 9190
+// §2.3) MSK = TLS-Exporter("EXPORTER_EAP_TLS_Key_Material", 0x0D, 128)[0..<64]. Oriented like pppd's
 // eap-tls.c: client send = MSK[0..<32], receive = MSK[32..<64]; the server the other way round.
 // The SSTP HLAK is therefore MSK[0..<32] on both sides ([MS-SSTP] §3.2.5.2.4, sstp-client's
 // EAP-TLS vector, protocols.md §4.4).
@@ -24,8 +28,16 @@ public protocol EAPTLSEngine: AnyObject, Sendable {
     var failureReason: String? { get }
     /// The peer's certificates, leaf first, DER.
     var peerCertificateChain: [[UInt8]] { get }
-    /// RFC 5705 exporter without context; nil before completion.
-    func exportKeyingMaterial(label: String, length: Int) -> [UInt8]?
+    /// The TLS exporter (TLS 1.2: RFC 5705; TLS 1.3: RFC 8446 §7.5); `context` nil = no context
+    /// (TLS 1.3 treats that as empty). nil before completion.
+    func exportKeyingMaterial(label: String, context: [UInt8]?, length: Int) -> [UInt8]?
+    /// The handshake negotiated TLS 1.3 (EAP-TLS per RFC 9190: other keys, the protected success
+    /// indication of §2.5).
+    var negotiatedTLS13: Bool { get }
+    /// After the handshake: `bytes` as TLS application data (one record); the records to send.
+    func sendApplicationData(_ bytes: [UInt8]) -> [UInt8]
+    /// All application data the peer sent so far (decrypted).
+    var receivedApplicationData: [UInt8] { get }
     /// Server role: the client's chain (leaf first, DER) while the handshake is paused at the
     /// client's Certificate for the owner's decision; nil otherwise. An engine that pauses lets the
     /// server refuse with a TLS alert *before* its Finished (RFC 5216 §2.1.3): a peer that has seen
@@ -40,6 +52,9 @@ public protocol EAPTLSEngine: AnyObject, Sendable {
 extension EAPTLSEngine {
     public var pendingPeerVerification: [[UInt8]]? { nil }
     public func resolvePeerVerification(accepted: Bool) -> [UInt8] { [] }
+    public var negotiatedTLS13: Bool { false }
+    public func sendApplicationData(_ bytes: [UInt8]) -> [UInt8] { [] }
+    public var receivedApplicationData: [UInt8] { [] }
 }
 
 /// Server side of EAP-TLS.
@@ -214,10 +229,24 @@ struct EAPTLSFragmenter: Sendable {
     }
 }
 
+/// RFC 9190 §2.5: the server's protected success indication, one byte of TLS application data.
+public enum EAPTLS13 {
+    public static let commitment: [UInt8] = [0x00]
+    /// The exporter context of RFC 9190 §2.3: the EAP Type-Code.
+    public static let context: [UInt8] = [EAPType.tls]
+}
+
 extension EAPTLSEngine {
-    /// The 64-byte MSK of RFC 5216 §2.3 (TLS 1.2).
+    /// The 64-byte MSK. TLS 1.2 (RFC 5216 §2.3): TLS-PRF("client EAP encryption", 64).
+    /// TLS 1.3 (RFC 9190 §2.3): Key_Material = TLS-Exporter("EXPORTER_EAP_TLS_Key_Material",
+    /// Type-Code 0x0D, 128); MSK = Key_Material[0..<64] (the EMSK, [64..<128], is not used here).
     func msk() -> [UInt8]? {
-        guard let key = exportKeyingMaterial(label: "client EAP encryption", length: 64), key.count == 64 else { return nil }
+        if negotiatedTLS13 {
+            guard let key = exportKeyingMaterial(label: "EXPORTER_EAP_TLS_Key_Material", context: EAPTLS13.context, length: 128),
+                  key.count == 128 else { return nil }
+            return Array(key[0..<64])
+        }
+        guard let key = exportKeyingMaterial(label: "client EAP encryption", context: nil, length: 64), key.count == 64 else { return nil }
         return key
     }
 }
@@ -242,6 +271,8 @@ struct EAPTLSServer: Sendable {
     var refusal: String?
     /// TLS bytes the engine produced together with pausing (normally none), sent after the verdict.
     var heldReply: [UInt8] = []
+    /// TLS 1.3: the protected success indication (RFC 9190 §2.5) went out with our last flight.
+    var commitmentSent = false
 
     init(setup: EAPTLSServerSetup, identifier: UInt8) {
         self.setup = setup
@@ -314,11 +345,7 @@ struct EAPTLSServer: Sendable {
                 if let reason = engine.failureReason {
                     // A TLS failure with an alert to send (e.g. protocol_version): the alert first, so
                     // the peer learns why, then EAP-Failure (RFC 5216 §2.1.3).
-                    guard !reply.isEmpty else { return fail("TLS: \(reason)") }
-                    refusal = "TLS: \(reason)"
-                    stage = .rejecting
-                    fragmenter.queue(reply)
-                    return nextRequest(fragmenter.nextFragment(), now: now, limits: limits)
+                    return reject("TLS: \(reason)", alert: reply, now: now, limits: limits)
                 }
                 if let chain = engine.pendingPeerVerification {
                     // Paused at the client's Certificate: the owner decides before our Finished goes out.
@@ -345,10 +372,20 @@ struct EAPTLSServer: Sendable {
         }
     }
 
+    /// The alert (if any) in an EAP-TLS Request, EAP-Failure after the peer's answer.
+    mutating func reject(_ reason: String, alert: [UInt8], now: PPPInstant, limits: PPPNegotiationLimits) -> [EAPOutput] {
+        guard !alert.isEmpty else { return fail(reason) }
+        refusal = reason
+        stage = .rejecting
+        fragmenter.queue(alert)
+        return nextRequest(fragmenter.nextFragment(), now: now, limits: limits)
+    }
+
     /// Both Finished messages are through: Success if the owner already accepted the chain
-    /// mid-handshake, else ask for the verdict now (engines that do not pause).
+    /// mid-handshake (and, TLS 1.3, the peer acknowledged our success indication), else ask for
+    /// the verdict now (engines that do not pause).
     mutating func handshakeComplete(_ engine: any EAPTLSEngine) -> [EAPOutput] {
-        if let acceptedIdentity { return succeed(acceptedIdentity, engine) }
+        if let acceptedIdentity, !engine.negotiatedTLS13 || commitmentSent { return succeed(acceptedIdentity, engine) }
         stage = .awaitingVerdict
         deadline = nil
         return [.verifyPeer(engine.peerCertificateChain)]
@@ -371,11 +408,18 @@ struct EAPTLSServer: Sendable {
         if engine.pendingPeerVerification != nil {
             switch verdict {
             case .accepted(let name):
-                let flight = heldReply + engine.resolvePeerVerification(accepted: true)
+                var flight = heldReply + engine.resolvePeerVerification(accepted: true)
                 heldReply = []
-                if let reason = engine.failureReason { return fail("TLS: \(reason)") }
+                // E.g. a CertificateVerify that does not verify: BoringSSL's alert, then Failure.
+                if let reason = engine.failureReason { return reject("TLS: \(reason)", alert: flight, now: now, limits: limits) }
                 acceptedIdentity = name
                 stage = .handshake
+                if engine.isComplete, engine.negotiatedTLS13 {
+                    // TLS 1.3 (RFC 9190 §2.5): the client's Finished is in, our NewSessionTickets (if
+                    // any) are in `flight`; the success indication follows them in the same Request.
+                    guard let commitment = commit(engine) else { return fail("TLS 1.3: the success indication could not be sent") }
+                    flight += commitment
+                }
                 guard !flight.isEmpty else {
                     guard engine.isComplete else { return fail("TLS handshake stalled after the certificate was accepted") }
                     return succeed(name, engine)
@@ -385,19 +429,29 @@ struct EAPTLSServer: Sendable {
             case .refused(let reason):
                 let alert = engine.resolvePeerVerification(accepted: false)
                 heldReply = []
-                guard !alert.isEmpty else { return fail(reason) }
-                refusal = reason
-                stage = .rejecting
-                fragmenter.queue(alert)
-                return nextRequest(fragmenter.nextFragment(), now: now, limits: limits)
+                return reject(reason, alert: alert, now: now, limits: limits)
             }
         }
         switch verdict {
         case .refused(let reason):
             return fail(reason)
         case .accepted(let name):
-            return succeed(name, engine)
+            guard engine.negotiatedTLS13, !commitmentSent else { return succeed(name, engine) }
+            // TLS 1.3 without a pause: the success indication first, Success after the peer's ack.
+            guard let commitment = commit(engine) else { return fail("TLS 1.3: the success indication could not be sent") }
+            acceptedIdentity = name
+            stage = .handshake
+            fragmenter.queue(commitment)
+            return nextRequest(fragmenter.nextFragment(), now: now, limits: limits)
         }
+    }
+
+    /// RFC 9190 §2.5: one byte 0x00 of TLS application data, i.e. no more handshake messages.
+    mutating func commit(_ engine: any EAPTLSEngine) -> [UInt8]? {
+        let records = engine.sendApplicationData(EAPTLS13.commitment)
+        guard !records.isEmpty, engine.failureReason == nil else { return nil }
+        commitmentSent = true
+        return records
     }
 }
 
@@ -465,7 +519,14 @@ struct EAPTLSClient: Sendable {
                 return respond(packet.identifier, type: EAPType.nak, data: [EAPType.tls])
             }
         case EAPCode.success:
-            guard let engine, engine.isComplete, let msk = engine.msk() else { return [] }
+            guard let engine, engine.isComplete else { return [] }
+            if engine.negotiatedTLS13, engine.receivedApplicationData != EAPTLS13.commitment {
+                // RFC 9190 §2.5: EAP-Success is unprotected; only the server's 0x00 inside TLS says
+                // the authentication (and the handshake) is over.
+                done = true
+                return [.failed(.eapFailure(tls: "EAP-Success without the TLS 1.3 protected success indication"))]
+            }
+            guard let msk = engine.msk() else { return [] }
             done = true
             return [.succeeded(user: setup.identity, masterSendKey: Array(msk[0..<32]), masterReceiveKey: Array(msk[32..<64]))]
         case EAPCode.failure:
