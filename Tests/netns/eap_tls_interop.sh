@@ -4,7 +4,8 @@
 # certificate policy, run by the hidden `vpngw p2s eap-tls-server` — through a RADIUS shim on
 # loopback (Tests/interop/radius_eap_shim.py). eapol_test compares the MSK it derived with the
 # MS-MPPE keys of the Access-Accept, so one success proves the TLS handshake, EAP-TLS fragmentation
-# and acks, the chain check and the MSK (RFC 5216 §2.3) together. No namespaces needed.
+# and acks, the chain check and the MSK together — TLS 1.2 (RFC 5216 §2.3) and TLS 1.3 (RFC 9190
+# §2.3, with its protected success indication). No namespaces needed.
 source "$(dirname "$0")/lib.sh"
 EAPOL=$(command -v eapol_test || true)
 [ -n "$EAPOL" ] || skip_all "eapol_test not installed (Debian package eapoltest)"
@@ -100,23 +101,47 @@ check "revoked: carol gets EAP-Failure / Access-Reject (eapol_test rc $(rc_of re
 check "revoked: our server says why (thumbprint $CAROL is revoked)" 'result_for carol | grep -q "$CAROL) is revoked"'
 check "revoked: refused inside TLS (certificate_unknown alert to the peer)" 'grep -q "remote TLS alert (param=certificate unknown)" "$WORK/revoked.out"'
 
-# (d) TLS versions. wpa_supplicant 2.10 leaves TLS 1.3 off for EAP-TLS unless phase1 enables it.
-#     A peer that offers 1.3 and 1.2 must end up on 1.2 with the same keys; a peer that insists on
-#     1.3 (RFC 9190) is refused: our engine is TLS 1.2 only (RFC 5216 key derivation).
+# (d) TLS 1.3 (RFC 9190). wpa_supplicant 2.10 leaves TLS 1.3 off for EAP-TLS unless phase1 enables
+#     it. A peer that offers 1.3 and 1.2 gets 1.3; a 1.3-only peer too. Keys: Key_Material =
+#     TLS-Exporter("EXPORTER_EAP_TLS_Key_Material", 0x0D, 128), MSK = its first 64 bytes; the
+#     server's last Request carries the protected success indication (0x00 application data),
+#     which eapol_test acknowledges ("ACKing Commitment Message") before our EAP-Success.
 run_peer tls13ok alice "tls_disable_tlsv1_3=0"
-check "TLS 1.3 offered, 1.2 allowed: EAP-Success on TLS 1.2 with matching MPPE keys" \
-  '[ "$(rc_of tls13ok)" = 0 ] && grep -q "MPPE keys OK: 1  mismatch: 0" "$WORK/tls13ok.out" && grep -q "SSL: Using TLS version TLSv1.2" "$WORK/tls13ok.out"'
-run_peer tls13only alice "tls_disable_tlsv1_0=1 tls_disable_tlsv1_1=1 tls_disable_tlsv1_2=1 tls_disable_tlsv1_3=0"
-check "TLS 1.3 only (RFC 9190): refused cleanly with EAP-Failure (our server is TLS 1.2 only)" \
-  '[ "$(rc_of tls13only)" != 0 ] && grep -q "CTRL-EVENT-EAP-FAILURE" "$WORK/tls13only.out"'
-check "TLS 1.3 only: our server reports the TLS failure reason (UNSUPPORTED_PROTOCOL)" \
-  'result_for alice | grep -q "\"outcome\": \"failure\"" && result_for alice | grep -q "UNSUPPORTED_PROTOCOL"'
-check "TLS 1.3 only: the peer got our protocol_version alert before EAP-Failure" 'grep -q "remote TLS alert (param=protocol version)" "$WORK/tls13only.out"'
-echo "  TLS 1.3-only outcome on our side: $(result_for alice)"
+check "TLS 1.3 offered, 1.2 allowed: EAP-Success on TLS 1.3 with matching MPPE keys" \
+  '[ "$(rc_of tls13ok)" = 0 ] && grep -q "MPPE keys OK: 1  mismatch: 0" "$WORK/tls13ok.out" && grep -q "SSL: Using TLS version TLSv1.3" "$WORK/tls13ok.out"'
+run_peer tls13only alice "tls_disable_tlsv1_0=1 tls_disable_tlsv1_1=1 tls_disable_tlsv1_2=1 tls_disable_tlsv1_3=0" "fragment_size=300"
+check "TLS 1.3 only: alice gets EAP-Success / Access-Accept (eapol_test rc $(rc_of tls13only))" \
+  '[ "$(rc_of tls13only)" = 0 ] && grep -q "^SUCCESS" "$WORK/tls13only.out" && grep -q "SSL: Using TLS version TLSv1.3" "$WORK/tls13only.out"'
+check "TLS 1.3 only: eapol_test finds the MPPE keys equal to its own MSK (MPPE keys OK: 1  mismatch: 0)" \
+  'grep -q "MPPE keys OK: 1  mismatch: 0" "$WORK/tls13only.out"'
+PEER_MSK13=$(msk_of_peer tls13only); OUR_MSK13=$(msk_of_server alice)
+check "TLS 1.3 only: all 64 bytes of the MSK agree (RFC 9190 exporter; differs from the TLS 1.2 run's)" \
+  '[ ${#OUR_MSK13} = 128 ] && [ "${PEER_MSK13,,}" = "${OUR_MSK13,,}" ] && [ "$OUR_MSK13" != "$OUR_MSK" ]'
+check "TLS 1.3 only: the peer received our protected success indication (0x00) and acked it before EAP-Success" \
+  'grep -q "Application Data in Finished message - hexdump(len=1): 00" "$WORK/tls13only.out" && grep -q "EAP-TLS: ACKing Commitment Message" "$WORK/tls13only.out" \
+   && [ "$(grep -n "ACKing Commitment Message" "$WORK/tls13only.out" | head -1 | cut -d: -f1)" -lt "$(grep -n "CTRL-EVENT-EAP-SUCCESS" "$WORK/tls13only.out" | head -1 | cut -d: -f1)" ]'
+check "TLS 1.3 only: the server reports success for alice" 'result_for alice | grep -q "\"outcome\": \"success\""'
+
+# (e) refusals under TLS 1.3: the client's Certificate follows our Finished, so the refusal is a
+#     certificate_unknown alert in place of the success indication, then EAP-Failure.
+TLS13ONLY="tls_disable_tlsv1_0=1 tls_disable_tlsv1_1=1 tls_disable_tlsv1_2=1 tls_disable_tlsv1_3=0"
+run_peer other13 mallory "$TLS13ONLY"
+check "TLS 1.3, another root: mallory gets EAP-Failure / Access-Reject (eapol_test rc $(rc_of other13))" \
+  '[ "$(rc_of other13)" != 0 ] && grep -q "CTRL-EVENT-EAP-FAILURE" "$WORK/other13.out" && grep -q "Access-Reject" "$WORK/other13.out" \
+   && grep -q "SSL: Using TLS version TLSv1.3" "$WORK/other13.out" && ! grep -q "CTRL-EVENT-EAP-SUCCESS" "$WORK/other13.out"'
+check "TLS 1.3, another root: our server says why; the peer got a certificate_unknown alert and no success indication" \
+  'result_for mallory | grep -q "does not chain to a vpnClientRootCertificate" && grep -q "remote TLS alert (param=certificate unknown)" "$WORK/other13.out" \
+   && ! grep -q "ACKing Commitment Message" "$WORK/other13.out"'
+run_peer revoked13 carol "$TLS13ONLY"
+check "TLS 1.3, revoked: carol gets EAP-Failure / Access-Reject (eapol_test rc $(rc_of revoked13))" \
+  '[ "$(rc_of revoked13)" != 0 ] && grep -q "CTRL-EVENT-EAP-FAILURE" "$WORK/revoked13.out" && grep -q "SSL: Using TLS version TLSv1.3" "$WORK/revoked13.out"'
+check "TLS 1.3, revoked: our server says why; certificate_unknown alert, no success indication" \
+  'result_for carol | grep -q "$CAROL) is revoked" && grep -q "remote TLS alert (param=certificate unknown)" "$WORK/revoked13.out" \
+   && ! grep -q "ACKing Commitment Message" "$WORK/revoked13.out"'
 
 if [ "$failed" -gt 0 ]; then
   echo "--- shim log"; tail -40 "$WORK/shim.log"
-  for n in tls12 other revoked tls13ok tls13only; do echo "--- $n (tail)"; grep -E "SUCCESS|FAILURE|MPPE|Access-|alert|SSL: SSL3|OpenSSL" "$WORK/$n.out" | tail -12; done
+  for n in tls12 other revoked tls13ok tls13only other13 revoked13; do echo "--- $n (tail)"; grep -E "SUCCESS|FAILURE|MPPE|Access-|alert|SSL: SSL3|OpenSSL" "$WORK/$n.out" | tail -12; done
 fi
 [ -n "${EAP_INTEROP_KEEP:-}" ] && cp -r "$WORK" "$EAP_INTEROP_KEEP"  # keep the logs for a look
 summary
