@@ -43,11 +43,17 @@ public enum SSTPClientEvent: Sendable {
 public final class SSTPClientConnection: @unchecked Sendable {
     let channel: any Channel
     let handler: NIOLoopBound<SSTPClientHandler>
+    let eapTLSBox: NIOLockedValueBox<String?>
 
     init(channel: any Channel, handler: SSTPClientHandler) {
         self.channel = channel
         self.handler = NIOLoopBound(handler, eventLoop: channel.eventLoop)
+        eapTLSBox = handler.eapTLSVersion
     }
+
+    /// Certificate sessions, once connected: the EAP-TLS variant used, "TLS 1.3 (RFC 9190)" or
+    /// "TLS 1.2 (RFC 5216)"; nil for password sessions or before the connection is up (any thread).
+    public var eapTLSVersion: String? { eapTLSBox.withLockedValue { $0 } }
 
     /// Connects, runs TLS and the SSTP/PPP client; events arrive on the channel's event loop.
     public static func connect(group: any EventLoopGroup, options: SSTPClientOptions,
@@ -107,6 +113,9 @@ final class SSTPClientHandler: ChannelInboundHandler {
     var closed = false
     var reported = false
     var partial: ByteBuffer?
+    /// The EAP-TLS engine of this call (certificate sessions), for its negotiated version.
+    let eapEngine = NIOLockedValueBox<NIOEAPTLSEngine?>(nil)
+    let eapTLSVersion = NIOLockedValueBox<String?>(nil)
 
     init(options: SSTPClientOptions, onEvent: @escaping @Sendable (SSTPClientEvent) -> Void) {
         self.options = options
@@ -122,7 +131,12 @@ final class SSTPClientHandler: ChannelInboundHandler {
             if let certificateFile = options.certificateFile, let keyFile = options.keyFile,
                let loaded = try? P2SCertificate.loadNIO(certificateFile: certificateFile, keyFile: keyFile) {
                 let (chain, key) = (loaded.chain, loaded.key)
-                ppp.eapTLS = EAPTLSClientSetup(identity: options.user) { try NIOEAPTLSEngine(clientChain: chain, privateKey: key) }
+                let engineBox = eapEngine
+                ppp.eapTLS = EAPTLSClientSetup(identity: options.user) {
+                    let engine = try NIOEAPTLSEngine(clientChain: chain, privateKey: key)
+                    engineBox.withLockedValue { $0 = engine }
+                    return engine
+                }
             }
             var configuration = SSTPClientConfiguration(host: options.host, correlationID: "{\(UUID().uuidString)}", serverCertificateDER: der, ppp: ppp)
             configuration.timers = options.timers
@@ -221,6 +235,9 @@ final class SSTPClientHandler: ChannelInboundHandler {
             case .bound:
                 break
             case .connected(let local, let peer, let dns):
+                if let engine = eapEngine.withLockedValue({ $0 }) {
+                    eapTLSVersion.withLockedValue { $0 = engine.negotiatedTLS13 ? "TLS 1.3 (RFC 9190)" : "TLS 1.2 (RFC 5216)" }
+                }
                 onEvent(.connected(localIP: local, peerIP: peer, dns: dns))
             case .deliver(let packet):
                 delivered.append(packet)

@@ -246,6 +246,7 @@ extension P2SCommand {
                     SSTPClientConnection.connect(group: group, options: options) { event in
                         switch event {
                         case .connected(let local, let peer, let dns):
+                            if let version = connBox.get()?.eapTLSVersion { emit("p2s connect: EAP-TLS over \(version)") }
                             Thread { up(local, peer, dns, { connBox.get()?.send($0) }, { connBox.get()?.sendFramed($0) }) }.start()
                         case .packets(let packets):
                             for p in packets { tunBox.get()?.write(p) }

@@ -43,6 +43,9 @@ start_bg cli "$WORK/alice.log" "$VPNGW" p2s connect --engine native --server "$G
 ALICE=${PIDS[-1]}
 check "alice's certificate session is up (EAP-TLS)" "wait_for '[ -s $WORK/alice.ready ]' 75"
 check "alice pings the VNet VM over SSTP" 'nsx cli ping -c 3 -i 0.2 -W 2 10.1.0.4 >/dev/null'
+# Both ends allow TLS 1.2 and 1.3, so the inner EAP-TLS is RFC 9190; the SSTP crypto binding (HLAK
+# from its MSK) held, or the call would not be up.
+check "alice's EAP-TLS ran over TLS 1.3 (RFC 9190) and the SSTP crypto binding accepted its keys" 'grep -q "EAP-TLS over TLS 1.3 (RFC 9190)" "$WORK/alice.log"'
 
 nsx cli timeout 30 "$VPNGW" p2s connect --engine native --server "$GWIP" --cert "$WORK/mallory.pem" --key "$WORK/mallory.key" --tun sstp1 >"$WORK/mallory.log" 2>&1
 rc=$?
