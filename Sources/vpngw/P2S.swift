@@ -348,18 +348,27 @@ extension P2SCommand {
                 let local = NIOLockedBox<PPPIPv4Address>()
                 let pinged = NIOLockedBox<Bool>()
                 let connBox = NIOLockedBox<SSTPClientConnection>()
+                // PPP can come up before `connect`'s future hands us the connection (a busy event
+                // loop): whichever of the two happens last starts the pings, exactly once.
+                let pingStarted = NIOLockedBox<Bool>()
+                pingStarted.set(false)
+                let startPinging: @Sendable () -> Void = {
+                    guard let target, let c = connBox.get(), let address = local.get() else { return }
+                    var first = false
+                    pingStarted.update { if !$0 { $0 = true; first = true } }
+                    guard first else { return }
+                    for seq in 0..<20 {
+                        c.eventLoop.scheduleTask(in: .milliseconds(Int64(seq) * 500)) {
+                            if pinged.get() != true { c.send([icmpEchoRequest(source: address, destination: target, identifier: UInt16(i), sequence: UInt16(seq))]) }
+                        }
+                    }
+                }
                 let future = SSTPClientConnection.connect(group: group, options: options) { event in
                     switch event {
                     case .connected(let address, _, _):
                         local.set(address)
                         tally.update { $0.connected += 1; $0.lastConnect = ContinuousClock.now }
-                        if let target, let c = connBox.get() {
-                            for seq in 0..<20 {
-                                c.eventLoop.scheduleTask(in: .milliseconds(Int64(seq) * 500)) {
-                                    if pinged.get() != true { c.send([icmpEchoRequest(source: address, destination: target, identifier: UInt16(i), sequence: UInt16(seq))]) }
-                                }
-                            }
-                        }
+                        startPinging()
                     case .packets(let packets):
                         for p in packets {
                             if let reply = icmpEchoReply(p), reply.source == target, reply.identifier == UInt16(i), pinged.get() != true {
@@ -371,7 +380,7 @@ extension P2SCommand {
                         if local.get() == nil { tally.update { $0.failed.append(P2SCommand.describe(reason)) } }
                     }
                 }
-                if let c = try? await future.get() { connBox.set(c); connections.append(c) } else { tally.update { $0.failed.append("connect failed") } }
+                if let c = try? await future.get() { connBox.set(c); connections.append(c); startPinging() } else { tally.update { $0.failed.append("connect failed") } }
             }
             let deadline = start + .seconds(timeout)
             while ContinuousClock.now < deadline {
