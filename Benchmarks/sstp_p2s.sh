@@ -48,6 +48,8 @@ for engine in native sstpc; do
   kill "$C"; sleep 1
 done
 
+# Both iperf3 sessions must be gone before the 128-session load, or one slot is still taken.
+wait_for '[ "$(grep -c "closed (user alice" $WORK/srv.log)" -ge 2 ]' 150 || echo "note: an earlier session is still open on the server"
 before=$(rss_kib "$SRV_PID")
 nsx cli "$VPNGW" p2s load --server 198.51.100.1 --user alice --password secret --sessions 128 --hold 4 >"$WORK/load.log" 2>&1 &
 LOAD=$!
