@@ -58,11 +58,14 @@ public final class SSTPCDriver: @unchecked Sendable {
     /// Asks `run` to end (SIGTERM handler, any thread).
     public func stop() { state.withLockedValue { $0.stop = true } }
 
+    /// FF 03 (RFC 1662 address/control) + protocol 0x0021 (IPv4), in front of every data packet.
+    static let ipv4FrameHeader: [UInt8] = [0xFF, 0x03, 0x00, 0x21]
+
     /// IPv4 packets towards the server (TUN reader thread).
     public func send(_ packets: [[UInt8]]) {
         guard state.withLockedValue({ $0.networkUp }) else { return }
         var out: [UInt8] = []
-        for packet in packets { out += HDLC.encode([0xFF, 0x03, 0x00, 0x21] + packet) }
+        for packet in packets { HDLC.encode(prefix: Self.ipv4FrameHeader, packet, appendingTo: &out) }
         writeAll(out)
     }
 
@@ -127,7 +130,7 @@ public final class SSTPCDriver: @unchecked Sendable {
             var done = false
             for action in actions {
                 switch action {
-                case .send(let frame): out += HDLC.encode(frame)
+                case .send(let frame): HDLC.encode(frame, appendingTo: &out)
                 case .armTimer(let d): deadline = d
                 case .authenticated(_, let send, let receive):
                     if !out.isEmpty { writeAll(out); out = [] }
@@ -179,7 +182,7 @@ public final class SSTPCDriver: @unchecked Sendable {
                             text = []
                         }
                     }
-                    let frames = decoder.feed(chunk)
+                    let frames = buffer.withUnsafeBytes { decoder.feed(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
                     var actions: [PPPAction] = []
                     let t = now()
                     for frame in frames { actions += session.handle(frame: frame, now: t) }

@@ -29,4 +29,29 @@ import Testing
         var small = HDLCDecoder(maxFrame: 8)
         #expect(small.feed(HDLC.encode([UInt8](repeating: 0x55, count: 100))).isEmpty && small.droppedFrames == 1)
     }
+
+    @Test func everyOctetRoundTripsInAnyChunking() {
+        let body = (0..<600).map { UInt8(truncatingIfNeeded: $0 &* 37) }   // every value, flags and escapes included
+        let header: [UInt8] = [0xFF, 0x03, 0x00, 0x21]
+        var stream: [UInt8] = []
+        HDLC.encode(prefix: header, body, appendingTo: &stream)
+        #expect(stream == HDLC.encode(header + body), "prefix form equals the concatenated frame")
+        HDLC.encode(header + Array(body.reversed()), appendingTo: &stream)
+        for chunk in [1, 2, 7, 64, 1500, stream.count] {
+            var decoder = HDLCDecoder()
+            var got: [[UInt8]] = []
+            var i = 0
+            while i < stream.count {
+                let part = Array(stream[i..<min(stream.count, i + chunk)])
+                got += part.withUnsafeBytes { decoder.feed($0) }
+                i += chunk
+            }
+            #expect(got == [header + body, header + Array(body.reversed())], "chunk \(chunk)")
+            #expect(decoder.droppedFrames == 0)
+        }
+        // The generic entry point (any Sequence) agrees with the raw one.
+        var generic = HDLCDecoder()
+        #expect(generic.feed(stream[...]) == [header + body, header + Array(body.reversed())])
+        #expect(HDLC.fcs16(body[...]) == body.withUnsafeBytes { HDLC.fcs16($0) })
+    }
 }
