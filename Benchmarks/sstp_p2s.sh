@@ -29,6 +29,10 @@ start_bg srv "$WORK/srv.log" "$VPNGW" p2s serve --listen 198.51.100.1:443 --cert
 SRV=${PIDS[-1]}
 wait_for "grep -q listening $WORK/srv.log" 50
 start_bg vm "$WORK/iperf.log" iperf3 -s
+# A second server for the download runs: data the upload left queued in a slow path (sstpc's
+# stdio) keeps the first server busy for a moment after the client's timer ends, and a busy
+# iperf3 server resets the next control connection.
+start_bg vm "$WORK/iperf-down.log" iperf3 -s -p 5202
 sleep 0.5
 SRV_PID=$(pgrep -P "$SRV" -x vpngw || echo "$SRV")   # ip netns exec may exec in place
 
@@ -40,7 +44,7 @@ for engine in native sstpc; do
   C=${PIDS[-1]}
   if wait_for "[ -s $WORK/$engine.ready ]" 100; then
     nsx cli iperf3 -c 10.1.0.2 -t "$SECS" -J >"$WORK/up-$engine.json" 2>/dev/null
-    nsx cli iperf3 -c 10.1.0.2 -t "$SECS" -R -J >"$WORK/down-$engine.json" 2>/dev/null
+    nsx cli iperf3 -c 10.1.0.2 -p 5202 -t "$SECS" -R -J >"$WORK/down-$engine.json" 2>/dev/null
     echo "iperf3 one SSTP session ($engine client): client→VM $(gbps "$WORK/up-$engine.json") Gbit/s, VM→client $(gbps "$WORK/down-$engine.json") Gbit/s"
   else
     echo "iperf3 ($engine): session did not come up"; tail -5 "$WORK/c-$engine.log"
