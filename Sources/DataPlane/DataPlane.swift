@@ -333,10 +333,10 @@ public final class DataPlane: @unchecked Sendable {
 
         /// Sends spans 0..<used: consecutive equal-sized datagrams to one UDP peer go out as one
         /// UDP_SEGMENT message (the last may be shorter); raw ESP goes one datagram per message.
-        func flush() {
-            guard used > 0 else { return }
+        func flush(from start: Int = 0) {
+            guard used > start else { used = 0; return }
             var count = 0
-            var i = 0
+            var i = start
             while i < used {
                 let size = spans[i].length
                 var j = i + 1
@@ -352,7 +352,6 @@ public final class DataPlane: @unchecked Sendable {
                 messages[count] = vpngw_gso_message(addr_be: spanPeer[i].bigEndian, port: spanPort[i],
                                                     segment_size: j - i > 1 ? UInt16(size) : 0,
                                                     first_span: UInt32(i), span_count: UInt32(j - i))
-                if j - i > 1 { stats.udpGSOMessages &+= 1; stats.udpGSODatagrams &+= UInt64(j - i) }
                 count += 1
                 i = j
             }
@@ -362,31 +361,21 @@ public final class DataPlane: @unchecked Sendable {
                 let raw = messages[m].port == 0
                 var end = m + 1
                 while end < count, end - m < Self.batchSize, (messages[end].port == 0) == raw { end += 1 }
-                let fd = raw ? rawFD : nattFD
-                let sent = Int(vpngw_udp_send_gso_batch(fd, messages + m, Int32(end - m), spans))
+                let sent = Int(vpngw_udp_send_gso_batch(raw ? rawFD : nattFD, messages + m, Int32(end - m), spans))
                 if sent < 0 && !raw && gso && (sent == -Int(EIO) || sent == -Int(EINVAL)) {
-                    // The path cannot segment (e.g. no checksum offload): resend one datagram each.
+                    // The path cannot segment (e.g. no checksum offload): GSO off for good, and
+                    // everything from this message on goes again, one datagram per message.
                     gso = false
                     stats.udpGSODisabled = true
-                    let first = Int(messages[m].first_span)
-                    let last = end < count ? Int(messages[end].first_span) : used
-                    var k = first
-                    while k < last {
-                        let upto = min(last, k + Self.batchSize)
-                        for s in k..<upto {
-                            messages[s - k] = vpngw_gso_message(addr_be: spanPeer[s].bigEndian, port: spanPort[s], segment_size: 0,
-                                                                first_span: UInt32(s), span_count: 1)
-                        }
-                        let r = Int(vpngw_udp_send_gso_batch(fd, messages, Int32(upto - k), spans))
-                        if r < upto - k { drops[ForwardingDrop.udpSendFailed.rawValue] += UInt64(upto - k - max(0, r)) }
-                        k = upto
-                    }
-                    // The messages array was reused: rebuild the rest without GSO next time round.
-                    used = 0
+                    flush(from: Int(messages[m].first_span))
                     return
                 }
-                if sent < end - m {
-                    for lost in max(0, sent)..<(end - m) { drops[ForwardingDrop.udpSendFailed.rawValue] += UInt64(messages[m + lost].span_count) }
+                for k in m..<end {
+                    if k - m < sent {
+                        if messages[k].segment_size > 0 { stats.udpGSOMessages &+= 1; stats.udpGSODatagrams &+= UInt64(messages[k].span_count) }
+                    } else {
+                        drops[ForwardingDrop.udpSendFailed.rawValue] += UInt64(messages[k].span_count)
+                    }
                 }
                 m = end
             }
