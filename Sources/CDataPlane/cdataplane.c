@@ -74,32 +74,20 @@ int vpngw_udp4_socket(uint32_t addr_be, uint16_t port, int buffer_bytes) {
 
 #define VPNGW_MAX_BATCH 64
 
+// The plain batch is the GRO batch without its segment sizes (one receive path to keep right).
 int vpngw_udp_recv_batch(int fd, vpngw_datagram *slots, int count, int timeout_ms) {
     if (count > VPNGW_MAX_BATCH) count = VPNGW_MAX_BATCH;
-    if (timeout_ms >= 0) {
-        struct pollfd p = { .fd = fd, .events = POLLIN };
-        int r = poll(&p, 1, timeout_ms);
-        if (r < 0) return -errno;
-        if (r == 0) return 0;
-    }
-    struct mmsghdr msgs[VPNGW_MAX_BATCH];
-    struct iovec iov[VPNGW_MAX_BATCH];
-    struct sockaddr_in from[VPNGW_MAX_BATCH];
-    memset(msgs, 0, sizeof(struct mmsghdr) * (size_t)count);
+    vpngw_gro_datagram g[VPNGW_MAX_BATCH];
     for (int i = 0; i < count; i++) {
-        iov[i].iov_base = slots[i].data;
-        iov[i].iov_len = slots[i].capacity;
-        msgs[i].msg_hdr.msg_iov = &iov[i];
-        msgs[i].msg_hdr.msg_iovlen = 1;
-        msgs[i].msg_hdr.msg_name = &from[i];
-        msgs[i].msg_hdr.msg_namelen = sizeof from[i];
+        memset(&g[i], 0, sizeof g[i]);
+        g[i].data = slots[i].data;
+        g[i].capacity = slots[i].capacity;
     }
-    int n = recvmmsg(fd, msgs, (unsigned)count, MSG_DONTWAIT, NULL);
-    if (n < 0) return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
+    int n = vpngw_udp_recv_gro_batch(fd, g, count, timeout_ms);
     for (int i = 0; i < n; i++) {
-        slots[i].length = msgs[i].msg_len;
-        slots[i].addr_be = from[i].sin_addr.s_addr;
-        slots[i].port = ntohs(from[i].sin_port);
+        slots[i].length = g[i].length;
+        slots[i].addr_be = g[i].addr_be;
+        slots[i].port = g[i].port;
     }
     return n;
 }
