@@ -396,13 +396,11 @@ extension VNetGateway {
             static let configuration = CommandConfiguration(
                 abstract: "Print what a point-to-site user needs: server, CA certificate, ready command lines.")
             @OptionGroup var resource: ResourceOptions
-            @Option(name: .customLong("user"), help: "User name to put into the command lines.") var user = "USER"
-            @Option(name: .customLong("ca-file"), help: "Also write the server certificate (PEM) to this file.") var caFile: String?
-            @Flag(name: .customLong("json"), help: "Print the profile as JSON instead of text.") var json = false
+            @OptionGroup var profile: ClientProfileOptions
             @OptionGroup var client: ClientOptions
             func run() async throws {
                 try await runClient(client) { c in
-                    try await printClientProfile(c, group: resource.group, gateway: resource.name, user: user, caFile: caFile, json: json || client.output == .json && CommandLine.arguments.contains { $0 == "-o" || $0 == "--output" })
+                    try await printClientProfile(c, group: resource.group, gateway: resource.name, user: profile.user, caFile: profile.caFile, json: profile.json || client.output == .json && CommandLine.arguments.contains { $0 == "-o" || $0 == "--output" })
                 }
             }
         }

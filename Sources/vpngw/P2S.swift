@@ -18,15 +18,12 @@ struct P2SCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "client-config", abstract: "Print what a user needs to dial a gateway's point-to-site (SSTP) server.",
             discussion: "Example:\n  vpngw p2s client-config -g rg1 -n gw1 --user alice --ca-file gw1-ca.pem")
-        @Option(name: [.customShort("g"), .customLong("resource-group")], help: "Resource group.") var group: String
-        @Option(name: [.customShort("n"), .customLong("name")], help: "The virtual network gateway.") var name: String
-        @Option(name: .customLong("user"), help: "User name to put into the command lines.") var user = "USER"
-        @Option(name: .customLong("ca-file"), help: "Also write the server certificate (PEM) to this file.") var caFile: String?
-        @Flag(name: .customLong("json"), help: "Print the profile as JSON instead of text.") var json = false
+        @OptionGroup var resource: ResourceOptions
+        @OptionGroup var profile: ClientProfileOptions
         @OptionGroup var client: ClientOptions
         func run() async throws {
             try await runClient(client) { c in
-                try await printClientProfile(c, group: group, gateway: name, user: user, caFile: caFile, json: json)
+                try await printClientProfile(c, group: resource.group, gateway: resource.name, user: profile.user, caFile: profile.caFile, json: profile.json)
             }
         }
     }
@@ -435,4 +432,11 @@ final class TunBox: @unchecked Sendable {
     private var device: TUNDevice?
     func get() -> TUNDevice? { lock.lock(); defer { lock.unlock() }; return device }
     func set(_ d: TUNDevice) { lock.lock(); device = d; lock.unlock() }
+}
+
+/// What both `p2s client-config` and `network vnet-gateway vpn-client generate` ask for.
+struct ClientProfileOptions: ParsableArguments {
+    @Option(name: .customLong("user"), help: "User name to put into the command lines.") var user = "USER"
+    @Option(name: .customLong("ca-file"), help: "Also write the server certificate (PEM) to this file.") var caFile: String?
+    @Flag(name: .customLong("json"), help: "Print the profile as JSON instead of text.") var json = false
 }
